@@ -1,0 +1,44 @@
+#!/bin/sh
+# demo.sh LB N [LB-ARGS...]: start N test backends (b1 on 9001, b2 on
+# 9002, ...) and the balancer LB on 8080 in front of them, say what to
+# try, and stop them all on Ctrl-C.
+lb=$1 n=$2
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+pids=
+stop() {
+	trap - INT TERM EXIT
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	wait 2>/dev/null
+	echo
+	echo "demo stopped"
+	exit 0
+}
+trap stop INT TERM EXIT
+
+bargs=
+i=1
+while [ "$i" -le "$n" ]; do
+	port=$((9000 + i))
+	"$here/backend" -l "$port" -n "b$i" -q &
+	pids="$pids $!"
+	bargs="$bargs -b 127.0.0.1:$port"
+	i=$((i + 1))
+done
+sleep 0.3
+"$lb" -l 8080 $bargs "$@" &
+pids="$pids $!"
+sleep 0.3
+cat <<MSG
+
+The balancer listens on 127.0.0.1:8080 in front of $n backend(s) on 9001-$((9000 + n)).
+In another terminal, try:
+
+    curl -i http://127.0.0.1:8080/hello
+    for i in 1 2 3 4; do curl -s http://127.0.0.1:8080/ | head -1; done
+    curl -s 'http://127.0.0.1:8080/big?size=10000000' | wc -c
+    curl -i 'http://127.0.0.1:8080/x?status=500'
+
+Press Ctrl-C here to stop everything.
+MSG
+wait

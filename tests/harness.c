@@ -1,0 +1,819 @@
+/*
+ * harness.c - start programs, talk HTTP to them, leave nothing behind.
+ *
+ * Nothing may outlive a test, not even when Check kills a test that ran
+ * out of time. So the first program a test process starts also starts a
+ * guard: a process in its own group that holds the read end of a pipe and
+ * learns the process group of every program started. The test holds the
+ * only write end; when the test process ends, however it ends, the guard
+ * reads end-of-file and kills every group it was told about.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fnv.h"
+#include "harness.h"
+
+#define MAX_PROCS	32
+#define MAX_CONNS	512
+#define MAX_ARGS	64
+
+static struct h_proc procs[MAX_PROCS];
+static int nprocs;
+static struct h_conn *conns[MAX_CONNS];
+static pid_t guard_owner;
+static int guard_fd = -1;
+
+int
+h_level(void)
+{
+	const char *s = getenv("LEVEL");
+
+	return s != NULL ? atoi(s) : 1;
+}
+
+const char *
+h_lb_path(void)
+{
+	const char *s = getenv("LB");
+
+	return s != NULL ? s : "../lesson1/lb";
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Close every descriptor from lowfd up (in a child about to exec). */
+static void
+close_from(int lowfd)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/* The guard: collect process groups until EOF, then kill them all. */
+static void
+guard_run(int rfd)
+{
+	pid_t groups[MAX_PROCS * 4], g;
+	int n = 0, i;
+	ssize_t r;
+
+	for (;;) {
+		r = read(rfd, &g, sizeof(g));
+		if (r == (ssize_t)sizeof(g)) {
+			if (n < (int)(sizeof(groups) / sizeof(groups[0])))
+				groups[n++] = g;
+		} else if (r < 0 && errno == EINTR)
+			continue;
+		else
+			break;
+	}
+	for (i = 0; i < n; i++)
+		kill(-groups[i], SIGKILL);
+	_exit(0);
+}
+
+static void
+guard_start(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (guard_owner == getpid() && guard_fd >= 0)
+		return;
+	/* A fresh test process (Check forks one per test). */
+	nprocs = 0;
+	memset(conns, 0, sizeof(conns));
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setpgid(0, 0);	/* out of the test's group: outlive it */
+		if (dup2(p[0], 3) < 0)
+			_exit(1);
+		close_from(4);
+		guard_run(3);
+	}
+	close(p[0]);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	guard_fd = p[1];
+	guard_owner = getpid();
+}
+
+int
+h_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* A blocking connection to 127.0.0.1:port, or -1. */
+static int
+dial(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((unsigned short)port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+h_wait_port(int port, int ms)
+{
+	long end = now_ms() + ms;
+	int fd;
+
+	do {
+		if ((fd = dial(port)) >= 0) {
+			close(fd);
+			return 0;
+		}
+		sleep_ms(10);
+	} while (now_ms() < end);
+	return -1;
+}
+
+/* Split LB_WRAP into words in front of argv. */
+static int
+wrap_args(char *const argv[], int wrap, char **out, char *wbuf, size_t wlen)
+{
+	const char *w = getenv("LB_WRAP");
+	int n = 0, i;
+	char *tok;
+
+	if (wrap && w != NULL && *w != '\0') {
+		snprintf(wbuf, wlen, "%s", w);
+		for (tok = strtok(wbuf, " "); tok != NULL && n < MAX_ARGS / 2;
+		    tok = strtok(NULL, " "))
+			out[n++] = tok;
+	}
+	for (i = 0; argv[i] != NULL && n < MAX_ARGS - 1; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	return n;
+}
+
+struct h_proc *
+h_spawn(const char *name, char *const argv[], int wrap)
+{
+	const char *dir = getenv("H_LOGDIR");
+	char *args[MAX_ARGS], wbuf[1024];
+	struct h_proc *p;
+	pid_t pid;
+
+	guard_start();
+	ck_assert_int_lt(nprocs, MAX_PROCS);
+	p = &procs[nprocs++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (dir == NULL)
+		dir = "/tmp";
+	snprintf(p->out, sizeof(p->out), "%s/%ld-%s.out", dir, (long)getpid(),
+	    name);
+	snprintf(p->err, sizeof(p->err), "%s/%ld-%s.err", dir, (long)getpid(),
+	    name);
+	wrap_args(argv, wrap, args, wbuf, sizeof(wbuf));
+	p->wrapped = wrap && args[0] != argv[0];
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sigaction sa;
+		int o, e, in;
+
+		setpgid(0, 0);
+		o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		in = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 ||
+		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		close_from(3);
+		/* Ignored signals stay ignored across exec: undo ours. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGPIPE, &sa, NULL);
+		execvp(args[0], args);
+		fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	p->pid = pid;
+	ck_assert_int_eq(write(guard_fd, &pid, sizeof(pid)), (int)sizeof(pid));
+	return p;
+}
+
+/* Start a program that should listen on port, and wait until it does. */
+static struct h_proc *
+spawn_listener(const char *name, char *const argv[], int wrap, int port)
+{
+	struct h_proc *p = h_spawn(name, argv, wrap);
+	char *err;
+
+	p->port = port;
+	if (h_wait_port(port, wrap && p->wrapped ? 20000 : 5000) < 0) {
+		err = h_slurp(p->err);
+		ck_abort_msg("%s never listened on port %d; its stderr: %s",
+		    name, port, err);
+	}
+	return p;
+}
+
+/* tests/backend on port, named name, with extra args. */
+static struct h_proc *
+vbackend(int port, const char *name, va_list ap)
+{
+	const char *be = getenv("BACKEND");
+	char *argv[MAX_ARGS], portstr[8];
+	int n = 0;
+	char *a;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	argv[n++] = (char *)(be != NULL ? be : "./backend");
+	argv[n++] = "-l";
+	argv[n++] = portstr;
+	argv[n++] = "-n";
+	argv[n++] = (char *)name;
+	while ((a = va_arg(ap, char *)) != NULL && n < MAX_ARGS - 1)
+		argv[n++] = a;
+	argv[n] = NULL;
+	return spawn_listener(name, argv, 0, port);
+}
+
+struct h_proc *
+h_backend(const char *name, ...)
+{
+	struct h_proc *p;
+	va_list ap;
+
+	va_start(ap, name);
+	p = vbackend(h_free_port(), name, ap);
+	va_end(ap);
+	return p;
+}
+
+struct h_proc *
+h_backend_at(int port, const char *name, ...)
+{
+	struct h_proc *p;
+	va_list ap;
+
+	va_start(ap, name);
+	p = vbackend(port, name, ap);
+	va_end(ap);
+	return p;
+}
+
+struct h_proc *
+h_lb_args(char *const args[])
+{
+	char *argv[MAX_ARGS], portstr[8];
+	int n = 0, i, port = h_free_port();
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	argv[n++] = (char *)h_lb_path();
+	argv[n++] = "-l";
+	argv[n++] = portstr;
+	for (i = 0; args[i] != NULL && n < MAX_ARGS - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return spawn_listener("lb", argv, 1, port);
+}
+
+/* The balancer in front of these backends, plus extra args (NULL-ended). */
+struct h_proc *
+h_lb(int nbackends, struct h_proc **backends, ...)
+{
+	static char addrs[MAX_PROCS][24];
+	char *args[MAX_ARGS];
+	int n = 0, i;
+	va_list ap;
+	char *a;
+
+	for (i = 0; i < nbackends && i < MAX_PROCS; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d",
+		    backends[i]->port);
+		args[n++] = "-b";
+		args[n++] = addrs[i];
+	}
+	va_start(ap, backends);
+	while ((a = va_arg(ap, char *)) != NULL && n < MAX_ARGS - 1)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	return h_lb_args(args);
+}
+
+int
+h_wait_exit(struct h_proc *p, int ms)
+{
+	long end = now_ms() + ms;
+
+	while (!p->done) {
+		pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+		if (r == p->pid)
+			p->done = 1;
+		else if (r < 0 && errno != EINTR)
+			return -1;
+		else if (now_ms() >= end)
+			return -1;
+		else
+			sleep_ms(5);
+	}
+	return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+void
+h_kill(struct h_proc *p)
+{
+	if (p->done)
+		return;
+	kill(-p->pid, SIGKILL);
+	while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
+		;
+	p->done = 1;
+}
+
+char *
+h_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0, cap = 4096, r;
+	char *s = malloc(cap);
+
+	ck_assert_ptr_nonnull(s);
+	if (f != NULL) {
+		while ((r = fread(s + n, 1, cap - n - 1, f)) > 0) {
+			n += r;
+			if (cap - n < 2) {
+				s = realloc(s, cap *= 2);
+				ck_assert_ptr_nonnull(s);
+			}
+		}
+		fclose(f);
+	}
+	s[n] = '\0';
+	return s;
+}
+
+int
+h_wait_for_text(const char *path, const char *text, int ms)
+{
+	long end = now_ms() + ms;
+	int found;
+
+	do {
+		char *s = h_slurp(path);
+		found = strstr(s, text) != NULL;
+		free(s);
+		if (found)
+			return 1;
+		sleep_ms(20);
+	} while (now_ms() < end);
+	return 0;
+}
+
+/* Does a sanitizer or valgrind complain in this stderr text? */
+static const char *
+complaint(const char *s)
+{
+	static const char *const marks[] = {
+		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+		"runtime error:", "definitely lost: ", "Invalid read",
+		"Invalid write", "uninitialised", "Open AF_",
+		"Open file descriptor", NULL
+	};
+	const char *m, *hit;
+	int i;
+
+	for (i = 0; marks[i] != NULL; i++) {
+		if ((hit = strstr(s, marks[i])) == NULL)
+			continue;
+		m = marks[i];
+		/* "definitely lost: 0 bytes" is valgrind saying all is well. */
+		if (strcmp(m, "definitely lost: ") == 0 &&
+		    strncmp(hit + strlen(m), "0 bytes", 7) == 0)
+			continue;
+		return hit;
+	}
+	return NULL;
+}
+
+/* Stop one program politely; it must exit 0 and its stderr be clean. */
+static void
+stop_checked(struct h_proc *p)
+{
+	char *err;
+	const char *bad;
+	int code = 0;
+
+	if (!p->done) {
+		kill(p->pid, SIGTERM);
+		code = h_wait_exit(p, p->wrapped ? 30000 : 5000);
+		h_kill(p);
+	}
+	err = h_slurp(p->err);
+	bad = complaint(err);
+	if (bad != NULL)
+		ck_abort_msg("%s's stderr reports a problem: %.600s", p->name,
+		    bad);
+	free(err);
+	if (code != 0)
+		ck_abort_msg("%s did not exit with status 0 on SIGTERM (%d)",
+		    p->name, code);
+}
+
+/*
+ * After a test: close the test's connections, stop the backends, then
+ * the balancer (so it is never left blocked on a backend), check each,
+ * and remove the logs. A failed test never gets here, so its logs stay.
+ */
+void
+h_teardown(void)
+{
+	int i, pass;
+
+	if (guard_owner != getpid())
+		return;
+	for (i = 0; i < MAX_CONNS; i++)
+		if (conns[i] != NULL)
+			h_close(conns[i]);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < nprocs; i++)
+			if ((strcmp(procs[i].name, "lb") == 0) == pass)
+				stop_checked(&procs[i]);
+	for (i = 0; i < nprocs; i++) {
+		unlink(procs[i].out);
+		unlink(procs[i].err);
+	}
+	nprocs = 0;
+}
+
+struct h_conn *
+h_connect(int port)
+{
+	struct h_conn *c;
+	int i;
+
+	for (i = 0; i < MAX_CONNS && conns[i] != NULL; i++)
+		;
+	ck_assert_int_lt(i, MAX_CONNS);
+	c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
+	c->fd = dial(port);
+	ck_assert_msg(c->fd >= 0, "cannot connect to port %d: %s", port,
+	    strerror(errno));
+	conns[i] = c;
+	return c;
+}
+
+void
+h_close(struct h_conn *c)
+{
+	int i;
+
+	for (i = 0; i < MAX_CONNS; i++)
+		if (conns[i] == c)
+			conns[i] = NULL;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+int
+h_send(struct h_conn *c, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n > 0) {
+		ssize_t w = write(c->fd, s, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+h_sends(struct h_conn *c, const char *s)
+{
+	return h_send(c, s, strlen(s));
+}
+
+/* Read more into c->buf before the deadline: >0 bytes, 0 EOF, -1 timeout. */
+static ssize_t
+fill(struct h_conn *c, long deadline)
+{
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	long left;
+	ssize_t r;
+
+	if (c->cap - c->len < 65536) {
+		c->cap = c->cap * 2 + 65536;
+		c->buf = realloc(c->buf, c->cap);
+		ck_assert_ptr_nonnull(c->buf);
+	}
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		if (pfd.revents == 0)
+			continue;
+		r = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return 0;	/* a reset counts as the end */
+		c->len += (size_t)r;
+		c->buf[c->len] = '\0';
+		return r;
+	}
+}
+
+/* Find "\r\n\r\n" in c->buf; returns the head's length or 0. */
+static size_t
+find_head(const struct h_conn *c)
+{
+	size_t i;
+
+	for (i = 3; i < c->len; i++)
+		if (memcmp(c->buf + i - 3, "\r\n\r\n", 4) == 0)
+			return i + 1;
+	return 0;
+}
+
+static void
+consume(struct h_conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+/* Append n bytes from the connection buffer to the body. */
+static void
+take_body(struct h_conn *c, struct h_resp *r, size_t n)
+{
+	r->body = realloc(r->body, r->body_len + n + 1);
+	ck_assert_ptr_nonnull(r->body);
+	memcpy(r->body + r->body_len, c->buf, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	consume(c, n);
+}
+
+/* Read exactly n body bytes. */
+static int
+read_fixed(struct h_conn *c, struct h_resp *r, size_t n, long deadline)
+{
+	while (n > 0) {
+		size_t k = c->len < n ? c->len : n;
+		take_body(c, r, k);
+		n -= k;
+		if (n > 0 && fill(c, deadline) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Read one line (CRLF) of a chunked body into line. */
+static int
+read_line(struct h_conn *c, char *line, size_t max, long deadline)
+{
+	char *nl;
+
+	while ((nl = memchr(c->buf, '\n', c->len)) == NULL)
+		if (c->len > max || fill(c, deadline) <= 0)
+			return -1;
+	if ((size_t)(nl - c->buf) >= max)
+		return -1;
+	memcpy(line, c->buf, (size_t)(nl - c->buf));
+	line[nl - c->buf] = '\0';
+	consume(c, (size_t)(nl - c->buf) + 1);
+	return 0;
+}
+
+static int
+read_chunked(struct h_conn *c, struct h_resp *r, long deadline)
+{
+	char line[1024], *end;
+	unsigned long n;
+
+	for (;;) {
+		if (read_line(c, line, sizeof(line), deadline) < 0)
+			return -1;
+		n = strtoul(line, &end, 16);
+		if (end == line)
+			return -1;
+		if (n == 0)
+			break;
+		if (read_fixed(c, r, n, deadline) < 0 ||
+		    read_line(c, line, sizeof(line), deadline) < 0 ||
+		    strcmp(line, "\r") != 0)
+			return -1;
+	}
+	do			/* trailers, up to the empty line */
+		if (read_line(c, line, sizeof(line), deadline) < 0)
+			return -1;
+	while (strcmp(line, "\r") != 0);
+	return 0;
+}
+
+/* No length given: the body ends when the peer closes. */
+static int
+read_to_close(struct h_conn *c, struct h_resp *r, long deadline)
+{
+	ssize_t got;
+
+	do {
+		take_body(c, r, c->len);
+		got = fill(c, deadline);
+	} while (got > 0);
+	return got == 0 ? 0 : -1;
+}
+
+int
+h_read_response(struct h_conn *c, struct h_resp *r, int head_req, int ms)
+{
+	long deadline = now_ms() + ms;
+	const char *te, *cl;
+	size_t hlen;
+
+	memset(r, 0, sizeof(*r));
+	r->body = calloc(1, 1);
+	ck_assert_ptr_nonnull(r->body);
+	while ((hlen = find_head(c)) == 0)
+		if (fill(c, deadline) <= 0)
+			return -1;
+	r->head = malloc(hlen + 1);
+	ck_assert_ptr_nonnull(r->head);
+	memcpy(r->head, c->buf, hlen);
+	r->head[hlen] = '\0';
+	consume(c, hlen);
+	if (sscanf(r->head, "HTTP/1.%*1[01] %3d", &r->status) != 1)
+		return -1;
+	te = h_header(r, "Transfer-Encoding");
+	cl = h_header(r, "Content-Length");
+	if (head_req || r->status / 100 == 1 || r->status == 204 ||
+	    r->status == 304)
+		r->complete = 1;
+	else if (te != NULL && strcasecmp(te, "chunked") == 0)
+		r->complete = read_chunked(c, r, deadline) == 0;
+	else if (cl != NULL)
+		r->complete = read_fixed(c, r, strtoul(cl, NULL, 10),
+		    deadline) == 0;
+	else
+		r->complete = read_to_close(c, r, deadline) == 0;
+	return 0;
+}
+
+/* Does the peer close the connection (EOF or reset) within ms? */
+int
+h_peer_closed(struct h_conn *c, int ms)
+{
+	long deadline = now_ms() + ms;
+	ssize_t r;
+
+	c->len = 0;
+	while ((r = fill(c, deadline)) > 0)
+		c->len = 0;
+	return r == 0;
+}
+
+/* One request on a new connection; the response in r. 0 or -1. */
+int
+h_request(int port, const char *raw, struct h_resp *r)
+{
+	struct h_conn *c = h_connect(port);
+	int head = strncmp(raw, "HEAD ", 5) == 0, rc;
+
+	if (h_sends(c, raw) < 0) {
+		memset(r, 0, sizeof(*r));
+		h_close(c);
+		return -1;
+	}
+	rc = h_read_response(c, r, head, H_TIMEOUT_MS);
+	h_close(c);
+	return rc;
+}
+
+/* The value of the first header called name (a static copy), or NULL. */
+const char *
+h_header(const struct h_resp *r, const char *name)
+{
+	static char vals[4][1024];
+	static int next;
+	size_t n = strlen(name);
+	const char *p, *v, *e;
+	char *out;
+
+	if (r->head == NULL)
+		return NULL;
+	for (p = strstr(r->head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		for (v = p + n + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		e = strstr(v, "\r\n");
+		out = vals[next++ % 4];
+		snprintf(out, sizeof(vals[0]), "%.*s", (int)(e - v), v);
+		return out;
+	}
+	return NULL;
+}
+
+int
+h_header_count(const struct h_resp *r, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+	int count = 0;
+
+	if (r->head == NULL)
+		return 0;
+	for (p = strstr(r->head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':')
+			count++;
+	}
+	return count;
+}
+
+void
+h_resp_free(struct h_resp *r)
+{
+	free(r->head);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+h_sum_hex(const void *p, size_t n, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)fnv1a(FNV_INIT, p, n));
+}

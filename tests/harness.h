@@ -1,0 +1,78 @@
+/*
+ * harness.h - what every suite needs to test a balancer for real: start
+ * programs on free loopback ports, talk HTTP to them, and make sure
+ * nothing outlives a test.
+ *
+ * Environment (set by tests/Makefile):
+ *   LB       the balancer under test (default ../lesson1/lb)
+ *   LEVEL    which lesson it is: 1, 2, 3, or 4 for final/
+ *   BACKEND  tests/backend
+ *   LB_WRAP  words put before LB when it starts, e.g. a valgrind command
+ *   H_LOGDIR where captured stdout/stderr go (default /tmp)
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#define H_TIMEOUT_MS	5000	/* default wait for a response */
+
+/* A program a test started, in its own process group. */
+struct h_proc {
+	pid_t	pid;
+	char	name[32];
+	char	out[256];	/* its captured stdout */
+	char	err[256];	/* its captured stderr */
+	int	port;		/* where it listens, or 0 */
+	int	wrapped;	/* started under LB_WRAP */
+	int	done;		/* reaped */
+	int	status;		/* waitpid status once done */
+};
+
+/* One HTTP response as read off a connection. */
+struct h_resp {
+	int	status;		/* 0 if no status line arrived */
+	char	*head;		/* status line and headers, NUL-terminated */
+	char	*body;		/* the body, de-chunked, NUL-terminated */
+	size_t	body_len;
+	int	complete;	/* its framing said where it ends, and it did */
+};
+
+/* A client connection with its own read buffer (for pipelining). */
+struct h_conn {
+	int	fd;
+	char	*buf;
+	size_t	len, cap;
+};
+
+int	 h_level(void);
+const char *h_lb_path(void);
+int	 h_free_port(void);
+int	 h_wait_port(int port, int ms);
+
+struct h_proc *h_spawn(const char *name, char *const argv[], int wrap);
+struct h_proc *h_backend(const char *name, ...);	/* extra args, NULL */
+struct h_proc *h_backend_at(int port, const char *name, ...);
+struct h_proc *h_lb(int nbackends, struct h_proc **backends, ...);
+struct h_proc *h_lb_args(char *const args[]);	/* LB args, no -l */
+int	 h_wait_exit(struct h_proc *p, int ms);	/* exit status or -1 */
+void	 h_kill(struct h_proc *p);		/* SIGKILL, reap */
+void	 h_teardown(void);
+char	*h_slurp(const char *path);		/* file contents, free() it */
+int	 h_wait_for_text(const char *path, const char *text, int ms);
+
+struct h_conn *h_connect(int port);
+int	 h_send(struct h_conn *c, const void *p, size_t n);
+int	 h_sends(struct h_conn *c, const char *s);
+int	 h_read_response(struct h_conn *c, struct h_resp *r, int head_req,
+	    int ms);
+int	 h_peer_closed(struct h_conn *c, int ms);
+void	 h_close(struct h_conn *c);
+int	 h_request(int port, const char *raw, struct h_resp *r);
+const char *h_header(const struct h_resp *r, const char *name);
+int	 h_header_count(const struct h_resp *r, const char *name);
+void	 h_resp_free(struct h_resp *r);
+void	 h_sum_hex(const void *p, size_t n, char out[17]);
+
+#endif
