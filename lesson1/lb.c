@@ -49,6 +49,7 @@ struct request {
 
 /* Set by the signal handler; see on_stop(). */
 static volatile sig_atomic_t busy, stopping;
+static int listen_fd = -1;
 
 static void
 usage(FILE *f)
@@ -554,16 +555,18 @@ listen_on(const struct hostport *hp)
 
 /*
  * SIGINT or SIGTERM. Between clients there is nothing to lose, so leave
- * at once: _exit() is one of the few calls that is safe inside a signal
- * handler (exit() and printf() are not). In the middle of a client, set
- * a flag instead; the main loop stops when that client is done.
+ * at once: close() and _exit() are among the few calls that are safe
+ * inside a signal handler (exit() and printf() are not). In the middle of
+ * a client, set a flag instead; the main loop stops when it is done.
  */
 static void
 on_stop(int sig)
 {
 	(void)sig;
-	if (!busy)
+	if (!busy) {
+		close(listen_fd);
 		_exit(0);
+	}
 	stopping = 1;
 }
 
@@ -647,7 +650,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv, &lis, &be);
 	setup_signals();
-	if ((lfd = listen_on(&lis)) < 0)
+	if ((lfd = listen_fd = listen_on(&lis)) < 0)
 		return 1;
 	fprintf(stderr, "lb: listening on %s", hostport_str(&lis));
 	fprintf(stderr, ", forwarding to %s\n", hostport_str(&be));

@@ -261,14 +261,17 @@ buf_add(struct buf *b, const void *p, size_t n)
 static void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
+	char small[256];
 	va_list ap, aq;
 	int n;
 
 	va_start(ap, fmt);
 	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n > 0) {
+	if (n > 0 && (size_t)n < sizeof(small))
+		buf_add(b, small, (size_t)n);
+	else if (n > 0) {
 		buf_reserve(b, (size_t)n + 1);
 		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, aq);
 		b->len += (size_t)n;

@@ -12,6 +12,7 @@
 
 Suite	*forward_suite(void);	/* every lesson */
 Suite	*balance_suite(void);	/* from lesson 2 on */
+Suite	*concurrency_suite(void);	/* from lesson 3 on */
 
 /* Defined by each lesson's unit_lessonN.c: its suites, NULL-terminated. */
 extern Suite *(*const lesson_suites[])(void);
