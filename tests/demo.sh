@@ -31,7 +31,7 @@ pids="$pids $!"
 sleep 0.3
 cat <<MSG
 
-The balancer listens on 127.0.0.1:8080 in front of $n backend(s) on 9001-$((9000 + n)).
+lb listens on 127.0.0.1:8080 in front of:$(echo "$bargs" | sed 's/ -b / /g')
 In another terminal, try:
 
     curl -i http://127.0.0.1:8080/hello
@@ -39,6 +39,7 @@ In another terminal, try:
     curl -s 'http://127.0.0.1:8080/big?size=10000000' | wc -c
     curl -i 'http://127.0.0.1:8080/x?status=500'
 
+Then try what the README's "What breaks" shows.
 Press Ctrl-C here to stop everything.
 MSG
 wait
