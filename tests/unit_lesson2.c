@@ -96,12 +96,20 @@ START_TEST(retry_after_counts_to_the_first_retry)
 }
 END_TEST
 
+/* mark_down() and mark_up() log on stderr: not wanted in test output. */
+static void
+quiet(void)
+{
+	ck_assert_ptr_nonnull(freopen("/dev/null", "w", stderr));
+}
+
 static Suite *
 lesson2_unit_suite(void)
 {
 	Suite *s = suite_create("lesson2-unit");
 	TCase *tc = tcase_create("pure");
 
+	tcase_add_checked_fixture(tc, quiet, NULL);
 	tcase_set_timeout(tc, 5);
 	tcase_add_loop_test(tc, round_robin_table, 0,
 	    (int)(sizeof(rr) / sizeof(rr[0])));
