@@ -49,6 +49,19 @@ h_level(void)
 	return s != NULL ? atoi(s) : 1;
 }
 
+/*
+ * "Promptly" means longer when the balancer runs under valgrind, which
+ * slows it tenfold: the same knob that gives Check's timeouts slack.
+ */
+int
+h_scaled(int ms)
+{
+	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+	int k = s != NULL ? atoi(s) : 1;
+
+	return ms * (k > 1 ? k : 1);
+}
+
 const char *
 h_lb_path(void)
 {

@@ -47,6 +47,7 @@ struct h_conn {
 };
 
 int	 h_level(void);
+int	 h_scaled(int ms);	/* ms, times CK_TIMEOUT_MULTIPLIER (valgrind) */
 const char *h_lb_path(void);
 int	 h_free_port(void);
 int	 h_wait_port(int port, int ms);

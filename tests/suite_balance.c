@@ -105,7 +105,7 @@ START_TEST(all_down_gets_503_with_retry_after_at_once)
 		c = h_connect(lb->port);
 		h_sends(c, GET);
 		/* At once: a second is plenty for a refused connect or three. */
-		ck_assert_int_eq(h_read_response(c, &r, 0, 1000), 0);
+		ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(1000)), 0);
 		ck_assert_int_eq(r.status, 503);
 		ck_assert_int_eq(r.complete, 1);
 		ra = h_header(&r, "Retry-After");

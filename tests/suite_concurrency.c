@@ -33,6 +33,7 @@ expect_prompt_answer(int port, int ms, const char *who)
 	struct h_resp r;
 
 	h_sends(c, GET);
+	ms = h_scaled(ms);
 	ck_assert_msg(h_read_response(c, &r, 0, ms) == 0,
 	    "no answer within %d ms", ms);
 	ck_assert_int_eq(r.status, 200);
@@ -143,8 +144,15 @@ START_TEST(clients_that_abort_leave_no_descriptor_open)
 	struct h_conn *c;
 	int base, now = -1, i;
 
-	if ((base = h_fd_count(lb->pid)) < 0)
+	if (h_fd_count(lb->pid) < 0)
 		return;		/* no /proc here: nothing to count with */
+	/* The idle count: harness probes may still be closing, so the least. */
+	base = h_fd_count(lb->pid);
+	for (i = 0; i < 10; i++) {
+		pause_ms(20);
+		if ((now = h_fd_count(lb->pid)) < base)
+			base = now;
+	}
 	for (i = 0; i < 60; i++) {
 		c = h_connect(lb->port);
 		if (i % 3 == 1)
@@ -159,11 +167,11 @@ START_TEST(clients_that_abort_leave_no_descriptor_open)
 	pause_ms(50);
 	h_close(c);
 	for (i = 0; i < 100; i++) {	/* the slow backend answers in 200 ms */
-		if ((now = h_fd_count(lb->pid)) == base)
+		if ((now = h_fd_count(lb->pid)) <= base)
 			break;
 		pause_ms(20);
 	}
-	ck_assert_msg(now == base, "%d descriptors open, %d before", now, base);
+	ck_assert_msg(now <= base, "%d descriptors open, %d before", now, base);
 	expect_prompt_answer(lb->port, 2000, "b1");
 }
 END_TEST
