@@ -47,8 +47,7 @@ struct request {
 	long long content_length;	/* -1 when there is no body */
 };
 
-/* Set by the signal handler; see on_stop(). */
-static volatile sig_atomic_t busy, stopping;
+/* The listening socket, for the signal handler to close. */
 static int listen_fd = -1;
 
 static void
@@ -384,7 +383,8 @@ connect_backend(const struct hostport *be)
 
 /*
  * Copy the rest of the request body (Content-Length minus what arrived
- * with the head) from the client to the backend.
+ * with the head) from the client to the backend. Returns 0 when all is
+ * sent, -1 when the client gave up, 1 when the backend stopped reading.
  */
 static int
 forward_body(int cfd, int bfd, long long left, char *buf)
@@ -395,7 +395,7 @@ forward_body(int cfd, int bfd, long long left, char *buf)
 		if (r <= 0)
 			return -1;	/* client gave up mid-body */
 		if (write_all(bfd, buf, (size_t)r) < 0)
-			return -1;
+			return 1;
 		left -= r;
 	}
 	return 0;
@@ -422,7 +422,9 @@ relay_response(int bfd, int cfd, char *buf)
 /*
  * HTTP lines end in CRLF. A NUL byte, or a lone LF (what "nc" sends unless
  * given -C), would confuse the string functions below: refuse them early
- * rather than wait for a "\r\n\r\n" that will never come.
+ * rather than wait for a "\r\n\r\n" that will never come. A lone CR is
+ * worse: a backend that takes it for a line end would see a header that
+ * we did not ("X: a\rContent-Length: 5"). RFC 9112 says reject it.
  */
 static int
 bad_bytes(const char *buf, size_t n)
@@ -431,7 +433,8 @@ bad_bytes(const char *buf, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (buf[i] == '\0' || (buf[i] == '\n' && (i == 0 ||
-		    buf[i - 1] != '\r')))
+		    buf[i - 1] != '\r')) || (buf[i] == '\r' && i + 1 < n &&
+		    buf[i + 1] != '\n'))
 			return 1;
 	return 0;
 }
@@ -500,12 +503,19 @@ handle_client(int cfd, const struct hostport *be)
 		extra = 0;
 	else if ((long long)extra > req.content_length)
 		extra = (size_t)req.content_length;	/* ignore what follows */
+	/*
+	 * A backend may answer before it has read the whole request (a 413
+	 * for a body too large, say) and close: our next write then fails.
+	 * That is no reason to lose its answer, so a failed write to the
+	 * backend falls through to the relay. Only a client that vanished
+	 * mid-body leaves nobody to answer.
+	 */
 	n = rewrite_head(head, req.head_len, out);
-	if (write_all(bfd, out, n) < 0 ||
-	    write_all(bfd, head + req.head_len, extra) < 0 ||
-	    (req.content_length > 0 &&
+	if (write_all(bfd, out, n) == 0 &&
+	    write_all(bfd, head + req.head_len, extra) == 0 &&
+	    req.content_length > (long long)extra &&
 	    forward_body(cfd, bfd, req.content_length - (long long)extra,
-	    buf) < 0)) {
+	    buf) < 0) {
 		close(bfd);
 		return;
 	}
@@ -554,20 +564,17 @@ listen_on(const struct hostport *hp)
 }
 
 /*
- * SIGINT or SIGTERM. Between clients there is nothing to lose, so leave
- * at once: close() and _exit() are among the few calls that are safe
- * inside a signal handler (exit() and printf() are not). In the middle of
- * a client, set a flag instead; the main loop stops when it is done.
+ * SIGINT or SIGTERM. main() holds these signals while it serves a client,
+ * so this runs only between clients: nothing is half done, and we can
+ * leave at once. close() and _exit() are among the few calls that are
+ * safe inside a signal handler (exit() and printf() are not).
  */
 static void
 on_stop(int sig)
 {
 	(void)sig;
-	if (!busy) {
-		close(listen_fd);
-		_exit(0);
-	}
-	stopping = 1;
+	close(listen_fd);
+	_exit(0);
 }
 
 /*
@@ -646,6 +653,7 @@ int
 main(int argc, char **argv)
 {
 	struct hostport lis, be;
+	sigset_t stop;
 	int lfd;
 
 	parse_args(argc, argv, &lis, &be);
@@ -654,7 +662,10 @@ main(int argc, char **argv)
 		return 1;
 	fprintf(stderr, "lb: listening on %s", hostport_str(&lis));
 	fprintf(stderr, ", forwarding to %s\n", hostport_str(&be));
-	while (!stopping) {
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	for (;;) {
 		int cfd = accept(lfd, NULL, NULL);
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
@@ -665,11 +676,13 @@ main(int argc, char **argv)
 				perror("lb: accept");
 			continue;
 		}
-		busy = 1;
+		/*
+		 * Hold SIGINT and SIGTERM while serving: one that arrives now
+		 * waits, and is delivered when we unblock, between clients.
+		 */
+		sigprocmask(SIG_BLOCK, &stop, NULL);
 		handle_client(cfd, &be);
 		close(cfd);
-		busy = 0;
+		sigprocmask(SIG_UNBLOCK, &stop, NULL);
 	}
-	close(lfd);
-	return 0;
 }

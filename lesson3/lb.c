@@ -97,6 +97,7 @@ struct conn {
 	int	backend;	/* index into backends[], or -1 */
 	struct addrinfo *ai;	/* S_CONNECT: the address being tried */
 	int	err;		/* the last connect error, for the log */
+	int	tries;		/* backends tried for this request */
 	char	head[HEAD_MAX + 1];
 	size_t	have;		/* bytes in head[] */
 	struct request req;
@@ -218,7 +219,8 @@ answer(struct conn *c, int status, const char *reason, const char *extra,
 	    extra, status, reason, detail);
 
 	c->down.off = 0;
-	c->down.len = len < 0 ? 0 : (size_t)len;
+	c->down.len = len < 0 || (size_t)len >= sizeof(c->down.data) ? 0 :
+	    (size_t)len;
 	c->state = S_ANSWER;
 }
 
@@ -485,7 +487,8 @@ next_backend_or_503(struct conn *c, double now)
 {
 	char extra[64];
 
-	if ((c->backend = pick_backend(now)) >= 0) {
+	/* One try per backend (with -r 0 a failed one is due again at once). */
+	if (c->tries++ < nbackends && (c->backend = pick_backend(now)) >= 0) {
 		c->ai = backends[c->backend].addrs;
 		start_connect(c, now);
 		return;
@@ -506,6 +509,10 @@ start_connect(struct conn *c, double now)
 	for (; c->ai != NULL; c->ai = c->ai->ai_next) {
 		int fd = socket(c->ai->ai_family, c->ai->ai_socktype,
 		    c->ai->ai_protocol);
+		if (fd < 0 && errno != EMFILE && errno != ENFILE) {
+			c->err = errno;	/* say, IPv6 is off: next address */
+			continue;
+		}
 		if (fd < 0 || fd >= FD_SETSIZE || set_nonblock(fd) < 0) {
 			if (fd >= 0)
 				close(fd);
@@ -563,7 +570,9 @@ connect_done(struct conn *c, double now)
 /*
  * HTTP lines end in CRLF. A NUL byte, or a lone LF (what "nc" sends unless
  * given -C), would confuse the string functions below: refuse them early
- * rather than wait for a "\r\n\r\n" that will never come.
+ * rather than wait for a "\r\n\r\n" that will never come. A lone CR is
+ * worse: a backend that takes it for a line end would see a header that
+ * we did not ("X: a\rContent-Length: 5"). RFC 9112 says reject it.
  */
 static int
 bad_bytes(const char *buf, size_t n)
@@ -572,7 +581,8 @@ bad_bytes(const char *buf, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (buf[i] == '\0' || (buf[i] == '\n' && (i == 0 ||
-		    buf[i - 1] != '\r')))
+		    buf[i - 1] != '\r')) || (buf[i] == '\r' && i + 1 < n &&
+		    buf[i + 1] != '\n'))
 			return 1;
 	return 0;
 }
@@ -677,8 +687,12 @@ relay(struct conn *c, fd_set *rd, fd_set *wr)
 			c->client_eof = 1;	/* extra bytes are dropped */
 	}
 	if (FD_ISSET(c->bfd, wr) && flush(c->bfd, &c->up) < 0) {
-		c->state = S_DONE;
-		return;
+		/*
+		 * The backend stopped reading: it may have answered early
+		 * (413, say). Send no more, but do relay its answer.
+		 */
+		c->up.off = c->up.len = 0;
+		c->body_left = 0;
 	}
 	if (FD_ISSET(c->bfd, rd)) {
 		ssize_t r = fill(c->bfd, &c->down, BUF_SIZE);
@@ -695,7 +709,10 @@ relay(struct conn *c, fd_set *rd, fd_set *wr)
 		if (c->relayed == 0)
 			answer(c, 502, "Bad Gateway", "",
 			    "the backend closed without answering");
-		else
+		else if (c->body_left > 0) {
+			shutdown(c->cfd, SHUT_WR);	/* it answered early: */
+			c->state = S_DRAIN;	/* unread body, so linger */
+		} else
 			c->state = S_DONE;
 	}
 }
@@ -770,12 +787,33 @@ step(struct conn *c, fd_set *rd, fd_set *wr, double now)
 		break;
 	case S_DRAIN:
 		if (FD_ISSET(c->cfd, rd) && (r = read(c->cfd, scrap,
-		    sizeof(scrap))) <= 0 && !(r < 0 && errno == EAGAIN))
+		    sizeof(scrap))) <= 0 && !(r < 0 && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK || errno == EINTR)))
 			c->state = S_DONE;
 		break;
 	case S_DONE:
 		break;
 	}
+}
+
+/*
+ * Turn a client away without select(): read what it already sent (so
+ * that closing does not reset the connection and destroy the answer),
+ * answer, shut our side, close. A best effort: it must not block.
+ */
+static void
+refuse(int cfd, const char *msg, size_t len)
+{
+	char scrap[4096];
+	ssize_t r;
+
+	set_nonblock(cfd);
+	while ((r = read(cfd, scrap, sizeof(scrap))) > 0)
+		;
+	r = write(cfd, msg, len);
+	(void)r;
+	shutdown(cfd, SHUT_WR);
+	close(cfd);
 }
 
 /* A new client: a struct conn in the first free slot. */
@@ -793,9 +831,7 @@ add_conn(int cfd)
 	 */
 	if (cfd >= FD_SETSIZE || set_nonblock(cfd) < 0 ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
-		ssize_t w = write(cfd, full, sizeof(full) - 1);
-		(void)w;	/* a best effort: we close it either way */
-		close(cfd);
+		refuse(cfd, full, sizeof(full) - 1);
 		return;
 	}
 	for (i = 0; conns[i] != NULL; i++)
@@ -830,7 +866,9 @@ reap(void)
 /*
  * Take every waiting client. Out of descriptors (EMFILE), the client stays
  * queued and the listening socket stays readable: select() would return
- * at once, forever, burning a CPU. So pause accepting for 100 ms.
+ * at once, forever, burning a CPU. So stop watching the listening socket
+ * for one select(), which then has a 100 ms timeout (it may return sooner
+ * when another connection is ready: a pause, not an exact one).
  */
 static int
 accept_clients(int lfd)
@@ -1016,7 +1054,10 @@ shut_down(int lfd)
  * The event loop. select() overwrites the sets it is given (on return they
  * say what is ready), so they are rebuilt from each connection's state
  * before every call. Connections finish during a pass and are freed after
- * it, so no descriptor is closed and reused while the sets still name it.
+ * it. One descriptor is closed mid-pass: a backend socket whose connect
+ * failed (connect_done), and its replacement often gets the same number.
+ * That is safe only because a socket in S_CONNECT is not looked at again
+ * until the next select(): step() handles one event per connection.
  */
 static void
 serve(int lfd)

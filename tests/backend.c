@@ -144,7 +144,11 @@ static const struct {
 	{ 504, "Gateway Timeout" }, { 0, NULL }
 };
 
-/* The switches that take a number (or a mode), and what they want. */
+/*
+ * The switches that take a number (or a mode), and what they want.
+ * Those with a query key come first: apply_query() stops at the first
+ * without one.
+ */
 static const struct {
 	int	opt;
 	const char *key;		/* its query key, if any */
@@ -558,8 +562,8 @@ queue_head(struct conn *c, int status, int nobody, unsigned long long len,
 		buf_printf(o, "Content-Length: %llu\r\n", len);
 	buf_printf(o, "X-Backend: %s\r\n", name);
 	if (q->method != NULL)
-		buf_printf(o, "X-Request-Method: %s\r\nX-Request-Target: %s\r\n",
-		    q->method, q->target);
+		buf_printf(o, "X-Request-Method: %s\r\n"
+		    "X-Request-Target: %s\r\n", q->method, q->target);
 	buf_printf(o, "X-Body-Length: %llu\r\nX-Body-Sum: %016" PRIx64 "\r\n"
 	    "X-Response-Sum: %016" PRIx64 "\r\nX-Connection-Requests: %u\r\n",
 	    q->body_len, q->body_sum, sum, c->nreq);
@@ -804,7 +808,8 @@ header_meaning(struct request *q, const char *n, size_t nlen,
 		for (i = 0; i < vlen; i++) {
 			if (v[i] < '0' || v[i] > '9')
 				return -1;
-			q->body_left = q->body_left * 10 + (unsigned)(v[i] - '0');
+			q->body_left = q->body_left * 10 +
+			    (unsigned)(v[i] - '0');
 		}
 	} else if (name_is(n, nlen, "Transfer-Encoding")) {
 		if (q->has_te++ || !name_is(v, vlen, "chunked"))
@@ -855,7 +860,8 @@ classify(struct request *q)
 
 	q->kind = K_ORDINARY;
 	for (i = 0; paths[i] != NULL; i++)
-		if (strlen(paths[i]) == n && memcmp(q->target, paths[i], n) == 0)
+		if (strlen(paths[i]) == n &&
+		    memcmp(q->target, paths[i], n) == 0)
 			q->kind = kinds[i];
 	q->set = defaults;
 	if (q->kind != K_ORDINARY && q->kind != K_HEALTH) {
@@ -1466,7 +1472,8 @@ parse_args(int argc, char **argv, char *where, size_t wsize)
 	while ((ch = getopt(argc, argv, ":l:n:s:d:z:cm:kK:I:qh")) != -1) {
 		switch (ch) {
 		case 'l':
-			if (split_hostport(optarg, host, sizeof(host), port) < 0)
+			if (split_hostport(optarg, host, sizeof(host),
+			    port) < 0)
 				bad_value(ch, optarg, "want [HOST:]PORT, PORT "
 				    "1-65535, an IPv6 HOST in brackets");
 			lis = optarg;

@@ -62,6 +62,16 @@ h_scaled(int ms)
 	return ms * (k > 1 ? k : 1);
 }
 
+/*
+ * Check has no "skipped": a test that cannot run here returns early and
+ * passes, so say so where a person reading the output will see it.
+ */
+void
+h_skip(const char *why)
+{
+	fprintf(stderr, "SKIPPED %s: %s\n", tcase_name(), why);
+}
+
 const char *
 h_lb_path(void)
 {
@@ -284,7 +294,8 @@ spawn_listener(const char *name, char *const argv[], int wrap, int port)
 	char *err;
 
 	p->port = port;
-	if (h_wait_port(port, wrap && p->wrapped ? 20000 : 5000) < 0) {
+	if (h_wait_port(port, wrap && p->wrapped ? 20000 : 5000) < 0 ||
+	    h_wait_exit(p, 0) != -1 || p->done) {
 		err = h_slurp(p->err);
 		ck_abort_msg("%s never listened on port %d; its stderr: %s",
 		    name, port, err);

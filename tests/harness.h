@@ -47,7 +47,8 @@ struct h_conn {
 };
 
 int	 h_level(void);
-int	 h_scaled(int ms);	/* ms, times CK_TIMEOUT_MULTIPLIER (valgrind) */
+int	 h_scaled(int ms);
+void	 h_skip(const char *why);	/* say a test could not run here */	/* ms, times CK_TIMEOUT_MULTIPLIER (valgrind) */
 const char *h_lb_path(void);
 int	 h_free_port(void);
 int	 h_wait_port(int port, int ms);

@@ -151,10 +151,29 @@ START_TEST(a_lone_survivor_is_used_again)
 }
 END_TEST
 
+/* -r 0: a failed backend is due again at once; each gets one try. */
+START_TEST(no_cool_down_still_answers_503)
+{
+	struct h_proc *be[3], *lb = start_three(be, "0");
+	struct h_conn *c;
+	struct h_resp r;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		h_kill(be[i]);
+	c = h_connect(lb->port);
+	h_sends(c, GET);
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(1000)), 0);
+	ck_assert_int_eq(r.status, 503);
+	h_resp_free(&r);
+}
+END_TEST
+
 START_TEST(cool_down_option_is_checked)
 {
 	static char *const bad[][3] = {
 		{ "-r", "abc", NULL }, { "-r", "-1", NULL }, { "-r", "", NULL },
+		{ "-r", "3601", NULL },
 	};
 	char *argv[8], *err;
 	struct h_proc *p;
@@ -189,6 +208,7 @@ balance_suite(void)
 	tcase_add_test(tc, all_down_gets_503_with_retry_after_at_once);
 	tcase_add_test(tc, all_down_then_restarted_resumes_by_itself);
 	tcase_add_test(tc, a_lone_survivor_is_used_again);
+	tcase_add_test(tc, no_cool_down_still_answers_503);
 	tcase_add_test(tc, cool_down_option_is_checked);
 	suite_add_tcase(s, tc);
 	return s;

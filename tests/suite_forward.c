@@ -185,6 +185,7 @@ static const char *const malformed[] = {
 	"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
 	"GET / HTTP/1.1\nHost: x\n\n",
+	"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\nHost: x\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12a\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
 };
@@ -301,6 +302,10 @@ START_TEST(help_lists_every_option)
 	ck_assert_ptr_nonnull(strstr(out, "-l [HOST:]PORT"));
 	ck_assert_ptr_nonnull(strstr(out, "-b HOST:PORT"));
 	ck_assert_ptr_nonnull(strstr(out, "default 127.0.0.1:8080"));
+	if (h_level() >= 2)	/* the cool-down, and what it is by default */
+		ck_assert_ptr_nonnull(strstr(out, "-r SECONDS"));
+	if (h_level() >= 2)
+		ck_assert_ptr_nonnull(strstr(out, "(default 5)"));
 	free(out);
 }
 END_TEST
