@@ -14,8 +14,10 @@
  *               instead of the echo text (default: echo)
  *   -c          send the body chunked (default: Content-Length)
  *   -m MODE     normal, stall (never answer), close (die halfway through
- *               the body), garbage (answer non-HTTP) or drop (close
- *               without answering) (default normal)
+ *               the body), garbage (answer non-HTTP), drop (close
+ *               without answering) or drop-reused (drop every request
+ *               but a connection's first: the keep-alive race)
+ *               (default normal)
  *   -k          start with /health sick (default: well)
  *   -K N        close a connection silently after N responses
  *               (default 0: unlimited)
@@ -67,14 +69,14 @@
 #define MAX_SIZE	1099511627776LL
 #define GARBAGE		"this is not http\r\n\r\n"
 
-enum mode { M_NORMAL, M_STALL, M_CLOSE, M_GARBAGE, M_DROP };
+enum mode { M_NORMAL, M_STALL, M_CLOSE, M_GARBAGE, M_DROP, M_DROP_REUSED };
 enum state { S_HEAD, S_BODY, S_DELAY, S_WRITE, S_STALL, S_LINGER, S_DEAD };
 enum kind { K_ORDINARY, K_HEALTH, K_SICK, K_WELL, K_STATS, K_ERROR };
 enum chunk { C_SIZE, C_EXT, C_DATA, C_DATA_END, C_DATA_LF, C_TRAILER,
 	C_TRAILER_LINE, C_TRAILER_LF, C_DONE };
 
 static const char *const mode_names[] = {
-	"normal", "stall", "close", "garbage", "drop", NULL
+	"normal", "stall", "close", "garbage", "drop", "drop-reused", NULL
 };
 
 /* What shapes one answer: the command line's, maybe overridden. */
@@ -194,7 +196,7 @@ usage(FILE *f)
 	    "  -z BYTES  send BYTES pattern bytes, not the echo text "
 	    "(default: echo)\n"
 	    "  -c        send bodies chunked (default: Content-Length)\n"
-	    "  -m MODE   normal, stall, close, garbage or drop "
+	    "  -m MODE   normal, stall, close, garbage, drop or drop-reused "
 	    "(default normal)\n"
 	    "  -k        start with /health sick (default: well)\n"
 	    "  -K N      close a connection silently after N responses "
@@ -693,6 +695,12 @@ act(struct conn *c)
 		c->deadline = 0;
 		c->in.off = c->in.len = 0;
 		break;
+	case M_DROP_REUSED:	/* the keep-alive race, on purpose */
+		if (c->nreq == 1) {
+			respond(c);
+			break;
+		}
+		/* FALLTHROUGH */
 	case M_DROP:
 		log_line(c, "drop");
 		conn_close(c);

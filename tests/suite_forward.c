@@ -178,13 +178,12 @@ END_TEST
 static const char *const malformed[] = {
 	"GARBAGE\r\n\r\n",
 	"GET /\r\n\r\n",
-	"GET / HTTP/9.1\r\nHost: x\r\n\r\n",
+	"GET / HTTP/1.x\r\nHost: x\r\n\r\n",
 	"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
 	"G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
-	"GET / HTTP/1.1\nHost: x\n\n",
 	"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\nHost: x\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12a\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
@@ -203,6 +202,37 @@ START_TEST(malformed_head_gets_400)
 	ck_assert_int_eq(h_request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 	    &r), 0);
 	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * Lines that end in a bare LF: the lessons refuse them (400), final/
+ * accepts them as RFC 9112 section 2.2 allows, and sends CRLF onwards.
+ */
+START_TEST(bare_lf_lines)
+{
+	int port = start_pair(NULL);
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "GET /lf HTTP/1.1\nHost: x\n\n", &r),
+	    0);
+	ck_assert_int_eq(r.status, h_level() >= 4 ? 200 : 400);
+	if (h_level() >= 4)
+		ck_assert_ptr_nonnull(strstr(r.body, "header Host: x\n"));
+	h_resp_free(&r);
+}
+END_TEST
+
+/* An unknown HTTP version: 400 in the lessons, 505 in final/. */
+START_TEST(unknown_version)
+{
+	int port = start_pair(NULL);
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "GET / HTTP/9.1\r\nHost: x\r\n\r\n",
+	    &r), 0);
+	ck_assert_int_eq(r.status, h_level() >= 4 ? 505 : 400);
 	h_resp_free(&r);
 }
 END_TEST
@@ -276,7 +306,7 @@ START_TEST(bad_arguments_exit_2)
 	char *a2[] = { "-b", "127.0.0.1:0", NULL };
 	char *a3[] = { "-l", "99999", "-b", "127.0.0.1:9", NULL };
 	char *a4[] = { "-l", "[::1:80", "-b", "127.0.0.1:9", NULL };
-	char *a5[] = { "-x", "-b", "127.0.0.1:9", NULL };
+	char *a5[] = { "-Z", "-b", "127.0.0.1:9", NULL };
 	char *a6[] = { "-l", "1", NULL };
 	char *a7[] = { "-b", "127.0.0.1:9", "-b", "127.0.0.1:10", NULL };
 
@@ -284,7 +314,7 @@ START_TEST(bad_arguments_exit_2)
 	expect_bad_args(a2, "-b '127.0.0.1:0'");
 	expect_bad_args(a3, "-l '99999'");
 	expect_bad_args(a4, "-l '[::1:80'");
-	expect_bad_args(a5, "unknown option '-x'");
+	expect_bad_args(a5, "unknown option '-Z'");
 	expect_bad_args(a6, "-b");
 	if (h_level() == 1)
 		expect_bad_args(a7, "lesson 2");
@@ -302,10 +332,15 @@ START_TEST(help_lists_every_option)
 	ck_assert_ptr_nonnull(strstr(out, "-l [HOST:]PORT"));
 	ck_assert_ptr_nonnull(strstr(out, "-b HOST:PORT"));
 	ck_assert_ptr_nonnull(strstr(out, "default 127.0.0.1:8080"));
-	if (h_level() >= 2)	/* the cool-down, and what it is by default */
+	if (h_level() == 2 || h_level() == 3) {	/* the cool-down */
 		ck_assert_ptr_nonnull(strstr(out, "-r SECONDS"));
-	if (h_level() >= 2)
 		ck_assert_ptr_nonnull(strstr(out, "(default 5)"));
+	}
+	if (h_level() >= 4) {	/* the retry interval and the timeouts */
+		ck_assert_ptr_nonnull(strstr(out, "-i MS"));
+		ck_assert_ptr_nonnull(strstr(out, "response=MS"));
+		ck_assert_ptr_nonnull(strstr(out, "(default 30000)"));
+	}
 	free(out);
 }
 END_TEST
@@ -356,6 +391,8 @@ forward_suite(void)
 	tcase_add_test(tc, backend_closing_without_answer_gets_502);
 	tcase_add_loop_test(tc, malformed_head_gets_400, 0,
 	    (int)(sizeof(malformed) / sizeof(malformed[0])));
+	tcase_add_test(tc, bare_lf_lines);
+	tcase_add_test(tc, unknown_version);
 	tcase_add_test(tc, oversized_head_gets_431);
 	tcase_add_test(tc, clients_that_vanish_do_no_harm);
 	tcase_add_test(tc, bad_arguments_exit_2);

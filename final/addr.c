@@ -1,0 +1,175 @@
+/*
+ * addr.c - addresses and sockets: parsing "HOST:PORT", resolving,
+ * listening, non-blocking connects. Lesson 1 explains each call.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+
+/* "host:port", "[v6]:port", or (host_optional) "port" on 127.0.0.1. */
+int
+addr_parse(const char *s, int host_optional, struct hostport *hp,
+    const char **why)
+{
+	const char *colon, *port;
+	size_t hlen;
+	char *end;
+	long n;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':') {
+			*why = "want [IPV6]:PORT";
+			return -1;
+		}
+		hlen = (size_t)(close - s - 1);
+		s++;
+		port = close + 2;
+	} else if ((colon = strrchr(s, ':')) != NULL) {
+		if (strchr(s, ':') != colon) {
+			*why = "an IPv6 address needs brackets: [::1]:PORT";
+			return -1;
+		}
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+	} else if (host_optional) {
+		port = s;
+		s = "127.0.0.1";
+		hlen = strlen(s);
+	} else {
+		*why = "want HOST:PORT";
+		return -1;
+	}
+	if (hlen == 0 || hlen >= sizeof(hp->host)) {
+		*why = "missing or too long host";
+		return -1;
+	}
+	errno = 0;
+	n = strtol(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 ||
+	    n < 1 || n > 65535) {
+		*why = "port must be a number from 1 to 65535";
+		return -1;
+	}
+	memcpy(hp->host, s, hlen);
+	hp->host[hlen] = '\0';
+	snprintf(hp->port, sizeof(hp->port), "%ld", n);
+	snprintf(hp->str, sizeof(hp->str), strchr(hp->host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", hp->host, hp->port);
+	return 0;
+}
+
+int
+addr_resolve(const struct hostport *hp, int passive, struct addrinfo **res)
+{
+	struct addrinfo hints;
+	int err;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = passive ? AI_PASSIVE : 0;
+	if ((err = getaddrinfo(hp->host, hp->port, &hints, res)) != 0) {
+		fprintf(stderr, "lb: cannot resolve %s: %s\n", hp->str,
+		    gai_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+int
+addr_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* A non-blocking listening socket on hp, or -1 with a message. */
+int
+addr_listen(const struct hostport *hp)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, one = 1, saved = 0;
+
+	if (addr_resolve(hp, 1, &res) < 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol)) < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 511) == 0 && addr_nonblock(fd) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		fprintf(stderr, "lb: cannot listen on %s: %s\n", hp->str,
+		    strerror(saved));
+	return fd;
+}
+
+/*
+ * Start a non-blocking connect to ai. Returns 0 with *fd set (connected,
+ * or EINPROGRESS: wait for writable), or -1 with errno. TCP_NODELAY:
+ * our writes are whole messages, so don't let Nagle hold them back.
+ */
+int
+addr_connect(const struct addrinfo *ai, int *fd)
+{
+	int s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	int one = 1, saved;
+
+	if (s < 0)
+		return -1;
+	if (addr_nonblock(s) < 0)
+		goto fail;
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
+		goto fail;
+	*fd = s;
+	return 0;
+fail:
+	saved = errno;
+	close(s);
+	errno = saved;
+	return -1;
+}
+
+/* The peer's address as text, for X-Forwarded-For and the access log. */
+void
+addr_peer(int fd, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	void *a = NULL;
+
+	snprintf(out, n, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a != NULL)
+		inet_ntop(ss.ss_family, a, out, (socklen_t)n);
+}

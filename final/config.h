@@ -1,0 +1,35 @@
+/*
+ * config.h - everything the command line can set, with its default.
+ * main.c fills the one struct config; every module reads it.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+#define MAX_BACKENDS	64
+#define HEAD_MAX	16384	/* a request or response head, at most */
+
+struct config {
+	struct hostport listen;		/* -l */
+	struct hostport status;		/* -a */
+	int	has_status;
+	int	connect_ms;		/* -t connect=: backend connect */
+	int	head_ms;		/* -t head=: whole request head, 408 */
+	int	response_ms;		/* -t response=: backend silence, 504 */
+	int	idle_ms;		/* -t idle=: keep-alive client, silent */
+	int	drain_ms;		/* -t drain=: in-flight work on SIGTERM */
+	int	check_ms;		/* -t check=: one health check */
+	int	interval_ms;		/* -i: between health checks */
+	int	rise, fall;		/* -R, -F */
+	const char *health_path;	/* -H */
+	int	retries;		/* -x: other backends to try */
+	int	pool_size;		/* -p: idle connections per backend */
+	int	max_conns;		/* -m: clients at once */
+};
+
+extern struct config cfg;
+
+#endif

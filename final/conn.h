@@ -1,0 +1,14 @@
+/*
+ * conn.h - client connections: accepting them, serving request after
+ * request on each, and closing them (at once, or gently on SIGTERM).
+ */
+#ifndef CONN_H
+#define CONN_H
+
+int	conn_listen(int lfd);	/* start accepting on lfd */
+void	conn_drain(void);	/* SIGTERM: finish what is in flight */
+int	conn_count(void);	/* clients still connected */
+void	conn_reap(void);	/* free the clients closed during this pass */
+void	conn_free_all(void);
+
+#endif

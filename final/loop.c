@@ -1,0 +1,241 @@
+/*
+ * loop.c - the select() loop and its timers.
+ *
+ * Like lesson 3, the fd sets are rebuilt before every select() (select()
+ * overwrites them), here from a table of what each descriptor waits for.
+ * New in final/: timers. Every timeout in the balancer (a slow client, a
+ * slow backend, the next health check) is a struct timer in a binary
+ * heap ordered by deadline; the nearest one becomes select()'s timeout,
+ * so the loop sleeps exactly until the next thing that must happen.
+ */
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loop.h"
+
+struct watch {
+	int	events;		/* EV_READ | EV_WRITE, or 0: not watched */
+	loop_fn	*fn;
+	void	*arg;
+	unsigned long since;	/* the pass it was (re)registered in */
+};
+
+static struct watch watches[FD_SETSIZE];
+static int maxfd = -1;
+static unsigned long pass;
+static double now;
+
+static struct timer **heap;
+static int nheap, heap_cap;
+
+double
+loop_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double
+loop_now(void)
+{
+	if (now == 0)
+		now = loop_clock();
+	return now;
+}
+
+/*
+ * Watch fd for events, calling fn(arg, fd, ready). A descriptor
+ * >= FD_SETSIZE cannot be watched: FD_SET() would write past the end of
+ * the fd_set. Callers check the -1 and refuse the connection.
+ */
+int
+loop_watch(int fd, int events, loop_fn *fn, void *arg)
+{
+	if (fd < 0 || fd >= FD_SETSIZE)
+		return -1;
+	if (watches[fd].fn != fn || watches[fd].arg != arg)
+		watches[fd].since = pass;	/* a new owner: see dispatch */
+	watches[fd].events = events;
+	watches[fd].fn = fn;
+	watches[fd].arg = arg;
+	if (fd > maxfd)
+		maxfd = fd;
+	return 0;
+}
+
+void
+loop_unwatch(int fd)
+{
+	if (fd < 0 || fd >= FD_SETSIZE)
+		return;
+	memset(&watches[fd], 0, sizeof(watches[fd]));
+	while (maxfd >= 0 && watches[maxfd].fn == NULL)
+		maxfd--;
+}
+
+/* The heap: heap[0] is the nearest deadline; a parent is never later. */
+static void
+heap_set(int i, struct timer *t)
+{
+	heap[i] = t;
+	t->slot = i;
+}
+
+static void
+sift_up(int i)
+{
+	struct timer *t = heap[i];
+
+	while (i > 0 && heap[(i - 1) / 2]->when > t->when) {
+		heap_set(i, heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(i, t);
+}
+
+static void
+sift_down(int i)
+{
+	struct timer *t = heap[i];
+	int c;
+
+	while ((c = 2 * i + 1) < nheap) {
+		if (c + 1 < nheap && heap[c + 1]->when < heap[c]->when)
+			c++;
+		if (heap[c]->when >= t->when)
+			break;
+		heap_set(i, heap[c]);
+		i = c;
+	}
+	heap_set(i, t);
+}
+
+void
+timer_init(struct timer *t, void (*fn)(void *), void *arg)
+{
+	t->fn = fn;
+	t->arg = arg;
+	t->slot = -1;
+	t->when = 0;
+}
+
+void
+timer_disarm(struct timer *t)
+{
+	int i = t->slot;
+
+	if (i < 0)
+		return;
+	t->slot = -1;
+	if (--nheap == i)
+		return;
+	heap_set(i, heap[nheap]);
+	sift_up(i);
+	sift_down(i);	/* no-op if it moved up */
+}
+
+/* Arm (or move) t to fire at when. */
+void
+timer_arm(struct timer *t, double when)
+{
+	timer_disarm(t);
+	if (nheap == heap_cap) {
+		int cap = heap_cap ? heap_cap * 2 : 64;
+		struct timer **h = realloc(heap, (size_t)cap * sizeof(*h));
+		if (h == NULL) {
+			perror("lb: timers");
+			abort();	/* no memory for a deadline: cannot go on */
+		}
+		heap = h;
+		heap_cap = cap;
+	}
+	t->when = when;
+	heap_set(nheap, t);
+	sift_up(nheap++);
+}
+
+/* Run every timer that is due. A timer's fn may arm or disarm others. */
+static void
+run_timers(void)
+{
+	while (nheap > 0 && heap[0]->when <= now) {
+		struct timer *t = heap[0];
+		timer_disarm(t);
+		t->fn(t->arg);
+	}
+}
+
+/*
+ * Call the callbacks of the ready descriptors. A callback may close and
+ * reopen descriptors: a number registered during this pass may belong to
+ * a new socket that select() never saw, so it waits for the next pass.
+ */
+static void
+dispatch(fd_set *rd, fd_set *wr, int top)
+{
+	int fd, ev;
+
+	for (fd = 0; fd <= top; fd++) {
+		struct watch *w = &watches[fd];
+		if (w->fn == NULL || w->since == pass)
+			continue;
+		ev = (FD_ISSET(fd, rd) ? EV_READ : 0) |
+		    (FD_ISSET(fd, wr) ? EV_WRITE : 0);
+		ev &= w->events;
+		if (ev != 0)
+			w->fn(w->arg, fd, ev);
+	}
+}
+
+int
+loop_run_once(void)
+{
+	struct timeval tv, *tvp = NULL;
+	fd_set rd, wr;
+	int fd, top = maxfd;
+	double wait;
+
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	for (fd = 0; fd <= top; fd++) {
+		if (watches[fd].events & EV_READ)
+			FD_SET(fd, &rd);
+		if (watches[fd].events & EV_WRITE)
+			FD_SET(fd, &wr);
+	}
+	if (nheap > 0) {
+		wait = heap[0]->when - loop_clock();
+		if (wait < 0)
+			wait = 0;
+		tv.tv_sec = (time_t)wait;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
+		tvp = &tv;
+	}
+	pass++;
+	if (select(top + 1, &rd, &wr, NULL, tvp) < 0) {
+		if (errno != EINTR)
+			return -1;
+		FD_ZERO(&rd);
+		FD_ZERO(&wr);
+	}
+	now = loop_clock();
+	run_timers();
+	dispatch(&rd, &wr, top);
+	return 0;
+}
+
+void
+loop_free(void)
+{
+	free(heap);
+	heap = NULL;
+	nheap = heap_cap = 0;
+}

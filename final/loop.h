@@ -1,0 +1,33 @@
+/*
+ * loop.h - one select() loop for everything: clients, backends, health
+ * checks, the status page. Descriptors get a callback; timers get a
+ * deadline, and the nearest deadline becomes select()'s timeout.
+ */
+#ifndef LOOP_H
+#define LOOP_H
+
+#define EV_READ		1
+#define EV_WRITE	2
+
+/* Called when fd is ready: events is EV_READ and/or EV_WRITE. */
+typedef void loop_fn(void *arg, int fd, int events);
+
+/* A deadline. Embed one in whatever needs it; set fn and arg once. */
+struct timer {
+	double	when;		/* seconds, on the loop's clock */
+	void	(*fn)(void *arg);
+	void	*arg;
+	int	slot;		/* its place in the heap, or -1 if not armed */
+};
+
+double	loop_now(void);			/* monotonic seconds, this pass */
+double	loop_clock(void);		/* monotonic seconds, right now */
+int	loop_watch(int fd, int events, loop_fn *fn, void *arg);
+void	loop_unwatch(int fd);
+void	timer_init(struct timer *t, void (*fn)(void *), void *arg);
+void	timer_arm(struct timer *t, double when);
+void	timer_disarm(struct timer *t);
+int	loop_run_once(void);		/* one select() and its dispatch */
+void	loop_free(void);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * main.c - final/lb: options, signals, and the loop that runs it all.
+ *
+ *   lb -l [HOST:]PORT -b HOST:PORT [-b HOST:PORT ...] [options]
+ *
+ * Modules: loop.c (select() and timers), conn.c (client connections),
+ * pool.c (backends and their idle connections), http.c (parsing and
+ * framing), addr.c (addresses and sockets), log.c (logs).
+ */
+#include <sys/select.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+struct config cfg = {
+	.connect_ms = 2000,
+	.head_ms = 10000,
+	.response_ms = 30000,
+	.idle_ms = 15000,
+	.drain_ms = 10000,
+	.check_ms = 1000,
+	.interval_ms = 2000,
+	.rise = 2,
+	.fall = 3,
+	.health_path = "/health",
+	.retries = 2,
+	.pool_size = 32,
+	.max_conns = 400,
+};
+
+static int sig_pipe[2] = { -1, -1 };
+static int stop_now;
+static struct timer drain_timer;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT [-b HOST:PORT ...]\n"
+	    "          [-i MS] [-t NAME=MS,...] [-x N] [-p N] [-m N]\n"
+	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; a bare "
+	    "PORT means 127.0.0.1)\n"
+	    "  -b HOST:PORT    a backend; repeat for more (up to %d), used in "
+	    "turn\n"
+	    "  -i MS           a down backend is tried again after MS "
+	    "(default %d)\n"
+	    "  -t NAME=MS,...  timeouts in milliseconds:\n"
+	    "                    connect=MS   connecting to a backend "
+	    "(default %d)\n"
+	    "                    head=MS      a whole request head, else 408 "
+	    "(default %d)\n"
+	    "                    response=MS  backend silence, else 504 "
+	    "(default %d)\n"
+	    "                    idle=MS      an idle keep-alive client "
+	    "(default %d)\n"
+	    "                    drain=MS     in-flight requests on SIGTERM "
+	    "(default %d)\n"
+	    "  -x N            other backends to try for one request "
+	    "(default %d)\n"
+	    "  -p N            idle connections kept per backend (default %d)\n"
+	    "  -m N            clients at once (default %d)\n"
+	    "  -h              show this help\n",
+	    MAX_BACKENDS, cfg.interval_ms, cfg.connect_ms, cfg.head_ms,
+	    cfg.response_ms, cfg.idle_ms, cfg.drain_ms, cfg.retries,
+	    cfg.pool_size, cfg.max_conns);
+}
+
+/* A whole number in [lo, hi], or -1. */
+static int
+number(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long n;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*end != '\0' || errno != 0 || n < lo || n > hi)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* -t connect=2000,response=5000: getsubopt() is POSIX's parser for it. */
+static int
+parse_timeouts(char *arg, const char **bad)
+{
+	char *const names[] = { "connect", "head", "response", "idle", "drain",
+	    NULL };
+	int *const fields[] = { &cfg.connect_ms, &cfg.head_ms,
+	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms };
+	char *value;
+	int i;
+
+	while (*arg != '\0') {
+		*bad = arg;
+		if ((i = getsubopt(&arg, names, &value)) < 0 ||
+		    number(value, 1, 86400000, fields[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+bad_arg(const char *msg, const char *opt, const char *val)
+{
+	fprintf(stderr, "lb: bad %s '%s': %s\n", opt, val, msg);
+	usage(stderr);
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	const char *why, *bad;
+	char copy[256];
+	int c;
+
+	addr_parse("8080", 1, &cfg.listen, &why);
+	while ((c = getopt(argc, argv, ":hl:b:i:t:x:p:m:")) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'l':
+			if (addr_parse(optarg, 1, &cfg.listen, &why) < 0)
+				bad_arg(why, "-l", optarg);
+			break;
+		case 'b':
+			if (pool_add(optarg, &why) < 0)
+				bad_arg(why, "-b", optarg);
+			break;
+		case 'i':
+			if (number(optarg, 1, 3600000, &cfg.interval_ms) < 0)
+				bad_arg("want milliseconds from 1 to 3600000",
+				    "-i", optarg);
+			break;
+		case 't':
+			snprintf(copy, sizeof(copy), "%s", optarg);
+			if (parse_timeouts(copy, &bad) < 0)
+				bad_arg("want NAME=MS,... with NAME one of "
+				    "connect, head, response, idle, drain",
+				    "-t", optarg);
+			break;
+		case 'x':
+			if (number(optarg, 0, MAX_BACKENDS, &cfg.retries) < 0)
+				bad_arg("want a number from 0 to 64", "-x",
+				    optarg);
+			break;
+		case 'p':
+			if (number(optarg, 0, 1000, &cfg.pool_size) < 0)
+				bad_arg("want a number from 0 to 1000", "-p",
+				    optarg);
+			break;
+		case 'm':
+			if (number(optarg, 1, FD_SETSIZE, &cfg.max_conns) < 0)
+				bad_arg("want a number from 1 to FD_SETSIZE",
+				    "-m", optarg);
+			break;
+		case ':':
+			fprintf(stderr, "lb: option -%c needs a value\n", optopt);
+			usage(stderr);
+			exit(2);
+		default:
+			fprintf(stderr, "lb: unknown option '-%c'\n", optopt);
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc)
+		bad_arg("unexpected argument", "argument", argv[optind]);
+	if (nbackends == 0) {
+		fprintf(stderr, "lb: missing -b HOST:PORT (a backend)\n");
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* The signal handler only writes a byte; the loop does the work. */
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	ssize_t w = write(sig_pipe[1], "x", 1);
+
+	(void)sig;
+	(void)w;	/* a full pipe: a stop is already on its way */
+	errno = saved;
+}
+
+static void
+drain_over(void *arg)
+{
+	(void)arg;
+	log_event("drain deadline passed: closing %d connection(s)",
+	    conn_count());
+	stop_now = 1;
+}
+
+/* SIGINT or SIGTERM arrived: stop accepting, finish in-flight requests. */
+static void
+on_stop(void *arg, int fd, int events)
+{
+	char buf[16];
+	ssize_t r = read(fd, buf, sizeof(buf));
+
+	(void)arg;
+	(void)events;
+	(void)r;
+	if (drain_timer.slot >= 0)
+		return;		/* already draining */
+	log_event("stopping: finishing %d connection(s), at most %d ms",
+	    conn_count(), cfg.drain_ms);
+	conn_drain();
+	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
+}
+
+static int
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe(sig_pipe) < 0 || addr_nonblock(sig_pipe[0]) < 0 ||
+	    addr_nonblock(sig_pipe[1]) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return loop_watch(sig_pipe[0], EV_READ, on_stop, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	int lfd, i;
+
+	parse_args(argc, argv);
+	log_init();
+	timer_init(&drain_timer, drain_over, NULL);
+	if (pool_resolve() < 0 || setup_signals() < 0)
+		return 1;
+	if ((lfd = addr_listen(&cfg.listen)) < 0 || conn_listen(lfd) < 0)
+		return 1;
+	fprintf(stderr, "lb: listening on %s, balancing over", cfg.listen.str);
+	for (i = 0; i < nbackends; i++)
+		fprintf(stderr, " %s", backends[i].addr.str);
+	fprintf(stderr, "\n");
+	while (!stop_now && !(drain_timer.slot >= 0 && conn_count() == 0)) {
+		if (loop_run_once() < 0) {
+			perror("lb: select");
+			break;
+		}
+		conn_reap();
+		log_flush();
+	}
+	conn_free_all();
+	pool_free();
+	loop_free();
+	log_flush();
+	loop_unwatch(sig_pipe[0]);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	return 0;
+}
