@@ -358,6 +358,11 @@ parse_request(struct client *c)
 	if (n < 0) {
 		snprintf(c->method, sizeof(c->method), "-");
 		answer_parse_error(c, -n);
+	} else if (n > 0 && m.method_len == 7 &&
+	    memcmp(m.method, "CONNECT", 7) == 0) {
+		snprintf(c->method, sizeof(c->method), "CONNECT");
+		answer(c, 501, "Not Implemented", "", "CONNECT tunnels are not "
+		    "supported");
 	} else if (n > 0) {
 		timer_disarm(&c->timer);
 		start_request(c, &m);
@@ -699,6 +704,7 @@ on_client(void *arg, int fd, int events)
 {
 	struct client *c = arg;
 	char scrap[4096];
+	size_t before, off;
 	ssize_t r;
 
 	(void)fd;
@@ -731,6 +737,8 @@ on_client(void *arg, int fd, int events)
 				close_client(c);
 			return;
 		}
+		before = c->in.len;
+		off = c->in.off;
 		r = buf_read(c->fd, &c->in);
 		if (r == 0 || r == -1) {
 			/* Gone. A request mid-body can't be finished. */
@@ -740,6 +748,18 @@ on_client(void *arg, int fd, int events)
 			return;
 		}
 		if (c->state == C_HEAD) {
+			/*
+			 * A head is judged line by line: without a new line
+			 * end there is nothing new to judge. (Parsing again
+			 * on every byte would let a slow sender make us do
+			 * quadratic work.)
+			 */
+			if (r > 0 && c->in.off == off &&
+			    memchr(c->in.data + before, '\n', c->in.len -
+			    before) == NULL && c->in.len < BUF_SIZE) {
+				update(c);
+				return;
+			}
 			parse_request(c);
 			return;
 		}

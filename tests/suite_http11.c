@@ -328,6 +328,19 @@ START_TEST(bad_or_absent_backend_answers)
 }
 END_TEST
 
+START_TEST(connect_tunnels_get_501)
+{
+	struct h_proc *be[1];
+	int port = start(1, be, NULL);
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "CONNECT example.org:443 HTTP/1.1\r\n"
+	    "Host: example.org:443\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 501);
+	h_resp_free(&r);
+}
+END_TEST
+
 START_TEST(a_slow_head_gets_408_and_an_idle_client_is_closed)
 {
 	struct h_proc *be[1];
@@ -383,6 +396,7 @@ http11_suite(void)
 	tcase_add_test(tc, a_reused_connection_closed_by_the_backend_is_retried);
 	tcase_add_test(tc, a_post_refused_by_one_backend_goes_to_the_next);
 	tcase_add_test(tc, bad_or_absent_backend_answers);
+	tcase_add_test(tc, connect_tunnels_get_501);
 	tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_client_is_closed);
 	tcase_add_test(tc, sigterm_drains_in_flight_requests);
 	suite_add_tcase(s, tc);
