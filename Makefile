@@ -3,6 +3,7 @@
 #   make test       run every lesson's test suites (alias: make check)
 #   make run        the demo: backends and the most advanced balancer here
 #   make valgrind   the suites again, each balancer running under valgrind
+#   make bench      final/lb beside lesson3, HAProxy and nginx (needs wrk)
 #   make clean
 # Variables pass down: make CC=clang, make SANITIZE=1 test, ...
 
@@ -24,6 +25,9 @@ valgrind:
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d test VALGRIND=1 || exit 1; fi; \
 	done
 
+bench: all
+	sh tests/bench.sh
+
 # The demo of the last lesson that exists: final/ once it is there.
 run:
 	@for d in final lesson3 lesson2 lesson1; do \
@@ -35,4 +39,4 @@ clean:
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
 	done
 
-.PHONY: all test check valgrind run clean
+.PHONY: all test check valgrind bench run clean
