@@ -30,6 +30,7 @@
 
 #include "fnv.h"
 #include "harness.h"
+#include "suites.h"
 
 #define MAX_PROCS	32
 #define MAX_CONNS	2048
@@ -531,6 +532,27 @@ h_teardown(void)
 		unlink(procs[i].err);
 	}
 	nprocs = 0;
+}
+
+/*
+ * A suite of integration tests: each gets the harness's teardown (so
+ * nothing it started outlives it) and SUITE_TIMEOUT seconds. *tc, when
+ * asked for, takes loop tests too.
+ */
+Suite *
+h_suite(const char *name, const TTest *const *tests, TCase **tc)
+{
+	Suite *s = suite_create(name);
+	TCase *t = tcase_create(name);
+
+	tcase_add_checked_fixture(t, NULL, h_teardown);
+	tcase_set_timeout(t, SUITE_TIMEOUT);
+	for (; *tests != NULL; tests++)
+		tcase_add_test(t, *tests);
+	suite_add_tcase(s, t);
+	if (tc != NULL)
+		*tc = t;
+	return s;
 }
 
 struct h_conn *

@@ -14,6 +14,7 @@
 #define HARNESS_H
 
 #include <sys/types.h>
+#include <check.h>
 #include <stddef.h>
 
 #define H_TIMEOUT_MS	5000	/* default wait for a response */
@@ -61,6 +62,7 @@ struct h_proc *h_lb_args(char *const args[]);	/* LB args, no -l */
 int	 h_wait_exit(struct h_proc *p, int ms);	/* exit status or -1 */
 void	 h_kill(struct h_proc *p);		/* SIGKILL, reap */
 void	 h_teardown(void);
+Suite	*h_suite(const char *name, const TTest *const *tests, TCase **tc);
 char	*h_slurp(const char *path);		/* file contents, free() it */
 int	 h_wait_for_text(const char *path, const char *text, int ms);
 

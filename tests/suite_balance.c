@@ -221,18 +221,16 @@ END_TEST
 Suite *
 balance_suite(void)
 {
-	Suite *s = suite_create("balance");
-	TCase *tc = tcase_create("balance");
+	const TTest *const tests[] = {
+		round_robin_in_command_line_order,
+		a_dead_backend_costs_clients_nothing,
+		all_down_gets_503_with_retry_after_at_once,
+		all_down_then_restarted_resumes_by_itself,
+		a_lone_survivor_is_used_again,
+		no_cool_down_still_answers_503,
+		cool_down_option_is_checked,
+		NULL
+	};
 
-	tcase_add_checked_fixture(tc, NULL, h_teardown);
-	tcase_set_timeout(tc, SUITE_TIMEOUT);
-	tcase_add_test(tc, round_robin_in_command_line_order);
-	tcase_add_test(tc, a_dead_backend_costs_clients_nothing);
-	tcase_add_test(tc, all_down_gets_503_with_retry_after_at_once);
-	tcase_add_test(tc, all_down_then_restarted_resumes_by_itself);
-	tcase_add_test(tc, a_lone_survivor_is_used_again);
-	tcase_add_test(tc, no_cool_down_still_answers_503);
-	tcase_add_test(tc, cool_down_option_is_checked);
-	suite_add_tcase(s, tc);
-	return s;
+	return h_suite("balance", tests, NULL);
 }

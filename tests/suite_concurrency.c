@@ -274,18 +274,16 @@ END_TEST
 Suite *
 concurrency_suite(void)
 {
-	Suite *s = suite_create("concurrency");
-	TCase *tc = tcase_create("concurrency");
+	const TTest *const tests[] = {
+		an_idle_client_delays_nobody,
+		a_stalled_backend_delays_only_its_own,
+		two_hundred_clients_at_once,
+		a_client_that_stops_reading_costs_no_memory,
+		clients_that_abort_leave_no_descriptor_open,
+		the_fd_setsize_guard_holds,
+		running_out_of_descriptors_does_not_spin,
+		NULL
+	};
 
-	tcase_add_checked_fixture(tc, NULL, h_teardown);
-	tcase_set_timeout(tc, SUITE_TIMEOUT);
-	tcase_add_test(tc, an_idle_client_delays_nobody);
-	tcase_add_test(tc, a_stalled_backend_delays_only_its_own);
-	tcase_add_test(tc, two_hundred_clients_at_once);
-	tcase_add_test(tc, a_client_that_stops_reading_costs_no_memory);
-	tcase_add_test(tc, clients_that_abort_leave_no_descriptor_open);
-	tcase_add_test(tc, the_fd_setsize_guard_holds);
-	tcase_add_test(tc, running_out_of_descriptors_does_not_spin);
-	suite_add_tcase(s, tc);
-	return s;
+	return h_suite("concurrency", tests, NULL);
 }

@@ -186,7 +186,8 @@ static const char *const malformed[] = {
 	"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
 	"GET / HTTP/1.1\r\nX: a\rContent-Length: 5\r\nHost: x\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12a\r\n\r\n",
-	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+	("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+	    "Content-Length: 2\r\n\r\nab"),
 };
 
 START_TEST(malformed_head_gets_400)
@@ -377,27 +378,27 @@ END_TEST
 Suite *
 forward_suite(void)
 {
-	Suite *s = suite_create("forward");
-	TCase *tc = tcase_create("forward");
+	const TTest *const tests[] = {
+		get_is_forwarded_intact,
+		lessons_send_connection_close,
+		post_1mib_arrives_byte_for_byte,
+		response_10mib_arrives_intact,
+		backend_named_by_host_name,
+		unreachable_backend_gets_an_error,
+		backend_closing_without_answer_gets_502,
+		bare_lf_lines,
+		unknown_version,
+		oversized_head_gets_431,
+		clients_that_vanish_do_no_harm,
+		bad_arguments_exit_2,
+		help_lists_every_option,
+		port_in_use_is_reported,
+		NULL
+	};
+	TCase *tc;
+	Suite *s = h_suite("forward", tests, &tc);
 
-	tcase_add_checked_fixture(tc, NULL, h_teardown);
-	tcase_set_timeout(tc, SUITE_TIMEOUT);
-	tcase_add_test(tc, get_is_forwarded_intact);
-	tcase_add_test(tc, lessons_send_connection_close);
-	tcase_add_test(tc, post_1mib_arrives_byte_for_byte);
-	tcase_add_test(tc, response_10mib_arrives_intact);
-	tcase_add_test(tc, backend_named_by_host_name);
-	tcase_add_test(tc, unreachable_backend_gets_an_error);
-	tcase_add_test(tc, backend_closing_without_answer_gets_502);
 	tcase_add_loop_test(tc, malformed_head_gets_400, 0,
 	    (int)(sizeof(malformed) / sizeof(malformed[0])));
-	tcase_add_test(tc, bare_lf_lines);
-	tcase_add_test(tc, unknown_version);
-	tcase_add_test(tc, oversized_head_gets_431);
-	tcase_add_test(tc, clients_that_vanish_do_no_harm);
-	tcase_add_test(tc, bad_arguments_exit_2);
-	tcase_add_test(tc, help_lists_every_option);
-	tcase_add_test(tc, port_in_use_is_reported);
-	suite_add_tcase(s, tc);
 	return s;
 }

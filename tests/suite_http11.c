@@ -30,6 +30,14 @@ expect(struct h_conn *c, struct h_resp *r, int head, int status)
 	ck_assert_int_eq(r->complete, 1);
 }
 
+/* Send req on c; the response must be complete with this status. */
+static void
+ask(struct h_conn *c, const char *req, struct h_resp *r, int status)
+{
+	h_sends(c, req);
+	expect(c, r, strncmp(req, "HEAD ", 5) == 0, status);
+}
+
 static int
 start(int n, struct h_proc **be, const char *extra)
 {
@@ -51,8 +59,7 @@ START_TEST(keep_alive_balances_each_request)
 	int i;
 
 	for (i = 0; i < 6; i++) {
-		h_sends(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-		expect(c, &r, 0, 200);
+		ask(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r, 200);
 		ck_assert_pstr_eq(h_header(&r, "X-Backend"), want[i]);
 		ck_assert_int_eq(h_header_count(&r, "Connection"), 0);
 		h_resp_free(&r);
@@ -91,16 +98,16 @@ START_TEST(chunked_bodies_both_ways_byte_exact)
 	char sum[17];
 	struct h_resp r;
 
-	h_sends(c, "POST /up HTTP/1.1\r\nHost: x\r\n"
+	ask(c, "POST /up HTTP/1.1\r\nHost: x\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n"
-	    "7;ext=1\r\nhello, \r\nd\r\nchunked world\r\n0\r\nX-T: 1\r\n\r\n");
-	expect(c, &r, 0, 200);
+	    "7;ext=1\r\nhello, \r\nd\r\nchunked world\r\n0\r\nX-T: 1\r\n\r\n",
+	    &r, 200);
 	h_sum_hex(body, strlen(body), sum);
 	ck_assert_pstr_eq(h_header(&r, "X-Body-Length"), "20");
 	ck_assert_pstr_eq(h_header(&r, "X-Body-Sum"), sum);
 	h_resp_free(&r);
-	h_sends(c, "GET /down?size=300000&chunked=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	expect(c, &r, 0, 200);
+	ask(c, "GET /down?size=300000&chunked=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    &r, 200);
 	ck_assert_pstr_eq(h_header(&r, "Transfer-Encoding"), "chunked");
 	ck_assert_uint_eq(r.body_len, 300000);
 	h_sum_hex(r.body, r.body_len, sum);
@@ -124,13 +131,11 @@ START_TEST(head_204_304_have_no_body)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		h_sends(c, reqs[i]);
-		expect(c, &r, i == 0, status[i]);
+		ask(c, reqs[i], &r, status[i]);
 		if (i == 0)
 			ck_assert_pstr_eq(h_header(&r, "Content-Length"), "1000");
 		h_resp_free(&r);
-		h_sends(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
-		expect(c, &r, 0, 200);
+		ask(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", &r, 200);
 		ck_assert_pstr_eq(h_header(&r, "X-Request-Target"), "/after");
 		h_resp_free(&r);
 	}
@@ -143,12 +148,10 @@ START_TEST(expect_100_continue)
 	struct h_conn *c = h_connect(start(1, be, NULL));
 	struct h_resp r;
 
-	h_sends(c, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
-	    "Expect: 100-continue\r\n\r\n");
-	expect(c, &r, 0, 100);	/* the go-ahead, before any body byte */
+	ask(c, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+	    "Expect: 100-continue\r\n\r\n", &r, 100);	/* before any body */
 	h_resp_free(&r);
-	h_sends(c, "0123456789");
-	expect(c, &r, 0, 200);
+	ask(c, "0123456789", &r, 200);
 	ck_assert_pstr_eq(h_header(&r, "X-Body-Length"), "10");
 	h_resp_free(&r);
 }
@@ -161,18 +164,17 @@ START_TEST(http_1_0_clients)
 	struct h_conn *c = h_connect(port);
 	struct h_resp r;
 
-	h_sends(c, "GET /old HTTP/1.0\r\n\r\n");
-	expect(c, &r, 0, 200);
+	ask(c, "GET /old HTTP/1.0\r\n\r\n", &r, 200);
 	ck_assert_pstr_eq(h_header(&r, "Connection"), "close");
 	ck_assert_int_eq(h_peer_closed(c, 2000), 1);
 	h_resp_free(&r);
 	c = h_connect(port);
-	h_sends(c, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-	expect(c, &r, 0, 200);
+	ask(c, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r,
+	    200);
 	ck_assert_pstr_eq(h_header(&r, "Connection"), "keep-alive");
 	h_resp_free(&r);
-	h_sends(c, "GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-	expect(c, &r, 0, 200);
+	ask(c, "GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r,
+	    200);
 	h_resp_free(&r);
 }
 END_TEST
@@ -183,11 +185,11 @@ START_TEST(hop_by_hop_removed_and_forwarded_for_appended)
 	struct h_conn *c = h_connect(start(1, be, NULL));
 	struct h_resp r;
 
-	h_sends(c, "GET /h HTTP/1.1\r\nHost: x\r\nConnection: X-Secret, "
+	ask(c, "GET /h HTTP/1.1\r\nHost: x\r\nConnection: X-Secret, "
 	    "keep-alive\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nTE: trailers"
 	    "\r\nUpgrade: websocket\r\nProxy-Connection: keep-alive\r\n"
-	    "Trailer: X-T\r\nX-Forwarded-For: 192.0.2.7\r\nX-Kept: k\r\n\r\n");
-	expect(c, &r, 0, 200);
+	    "Trailer: X-T\r\nX-Forwarded-For: 192.0.2.7\r\nX-Kept: k\r\n\r\n",
+	    &r, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "header X-Kept: k\n"));
 	/* The client's own is kept; ours, the peer address, comes last. */
 	ck_assert_ptr_nonnull(strstr(r.body, "header X-Forwarded-For: "
@@ -230,8 +232,7 @@ START_TEST(backend_connections_are_reused)
 
 	for (i = 0; i < 100; i++) {
 		c = h_connect(port);	/* a new client connection each time */
-		h_sends(c, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n");
-		expect(c, &r, 0, 200);
+		ask(c, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n", &r, 200);
 		h_resp_free(&r);
 		h_close(c);
 	}
@@ -290,9 +291,8 @@ START_TEST(a_post_refused_by_one_backend_goes_to_the_next)
 	snprintf(live, sizeof(live), "127.0.0.1:%d", b2->port);
 	port = h_lb_args(args)->port;
 	c = h_connect(port);
-	h_sends(c, "POST /order HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-	    "\r\nhello");
-	expect(c, &r, 0, 200);
+	ask(c, "POST /order HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+	    "\r\nhello", &r, 200);
 	ck_assert_pstr_eq(h_header(&r, "X-Backend"), "b2");
 	h_sum_hex("hello", 5, sum);
 	ck_assert_pstr_eq(h_header(&r, "X-Body-Sum"), sum);
@@ -352,8 +352,7 @@ START_TEST(a_slow_head_gets_408_and_an_idle_client_is_closed)
 	expect(c, &r, 0, 408);
 	h_resp_free(&r);
 	c = h_connect(port);
-	h_sends(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-	expect(c, &r, 0, 200);
+	ask(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r, 200);
 	h_resp_free(&r);
 	ck_assert_int_eq(h_peer_closed(c, h_scaled(2000)), 1);	/* silently */
 }
@@ -380,25 +379,23 @@ END_TEST
 Suite *
 http11_suite(void)
 {
-	Suite *s = suite_create("http11");
-	TCase *tc = tcase_create("http11");
+	const TTest *const tests[] = {
+		keep_alive_balances_each_request,
+		pipelined_requests_come_back_in_order,
+		chunked_bodies_both_ways_byte_exact,
+		head_204_304_have_no_body,
+		expect_100_continue,
+		http_1_0_clients,
+		hop_by_hop_removed_and_forwarded_for_appended,
+		backend_connections_are_reused,
+		a_reused_connection_closed_by_the_backend_is_retried,
+		a_post_refused_by_one_backend_goes_to_the_next,
+		bad_or_absent_backend_answers,
+		connect_tunnels_get_501,
+		a_slow_head_gets_408_and_an_idle_client_is_closed,
+		sigterm_drains_in_flight_requests,
+		NULL
+	};
 
-	tcase_add_checked_fixture(tc, NULL, h_teardown);
-	tcase_set_timeout(tc, SUITE_TIMEOUT);
-	tcase_add_test(tc, keep_alive_balances_each_request);
-	tcase_add_test(tc, pipelined_requests_come_back_in_order);
-	tcase_add_test(tc, chunked_bodies_both_ways_byte_exact);
-	tcase_add_test(tc, head_204_304_have_no_body);
-	tcase_add_test(tc, expect_100_continue);
-	tcase_add_test(tc, http_1_0_clients);
-	tcase_add_test(tc, hop_by_hop_removed_and_forwarded_for_appended);
-	tcase_add_test(tc, backend_connections_are_reused);
-	tcase_add_test(tc, a_reused_connection_closed_by_the_backend_is_retried);
-	tcase_add_test(tc, a_post_refused_by_one_backend_goes_to_the_next);
-	tcase_add_test(tc, bad_or_absent_backend_answers);
-	tcase_add_test(tc, connect_tunnels_get_501);
-	tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_client_is_closed);
-	tcase_add_test(tc, sigterm_drains_in_flight_requests);
-	suite_add_tcase(s, tc);
-	return s;
+	return h_suite("http11", tests, NULL);
 }
