@@ -3,6 +3,7 @@
  * listening, non-blocking connects. Lesson 1 explains each call.
  */
 #include <sys/types.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -153,6 +154,47 @@ fail:
 	close(s);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * Start a connect to *ai or, if that fails at once, to the addresses
+ * after it; *ai is left on the one under way. Returns 0 with *fd (wait
+ * until it is writable, then ask addr_connect_error()), or -1 with the
+ * errno of the last failure. A descriptor select() could not watch
+ * (>= FD_SETSIZE) is closed and reported as EMFILE.
+ */
+int
+addr_connect_from(const struct addrinfo **ai, int *fd)
+{
+	int err = ECONNREFUSED;
+
+	for (; *ai != NULL; *ai = (*ai)->ai_next) {
+		if (addr_connect(*ai, fd) < 0) {
+			err = errno;
+			if (err == EMFILE || err == ENFILE)
+				break;
+			continue;
+		}
+		if (*fd < FD_SETSIZE)
+			return 0;
+		close(*fd);
+		err = EMFILE;
+		break;
+	}
+	errno = err;
+	return -1;
+}
+
+/* A non-blocking connect became writable: 0 if it worked, else its errno. */
+int
+addr_connect_error(int fd)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	return err;
 }
 
 /* The peer's address as text, for X-Forwarded-For and the access log. */

@@ -22,6 +22,8 @@ int	addr_resolve(const struct hostport *hp, int passive,
 int	addr_listen(const struct hostport *hp);
 int	addr_nonblock(int fd);
 int	addr_connect(const struct addrinfo *ai, int *fd);
+int	addr_connect_from(const struct addrinfo **ai, int *fd);
+int	addr_connect_error(int fd);
 void	addr_peer(int fd, char *out, size_t n);
 
 #endif

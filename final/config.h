@@ -28,6 +28,7 @@ struct config {
 	int	retries;		/* -x: other backends to try */
 	int	pool_size;		/* -p: idle connections per backend */
 	int	max_conns;		/* -m: clients at once */
+	int	fail_open;		/* -o: all down, try them anyway */
 };
 
 extern struct config cfg;

@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -97,8 +98,7 @@ struct client {
 static struct client *clients;
 static int nclients;
 static int draining;
-static int listen_fd = -1;
-static struct timer accept_timer;	/* EMFILE: accept again later */
+static struct listener listener = { -1, NULL, { 0, NULL, NULL, -1 } };
 
 static void update(struct client *c);
 static void choose_backend(struct client *c);
@@ -238,9 +238,10 @@ answer_503(struct client *c)
 	char extra[48];
 
 	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
-	    pool_retry_after(loop_now()));
+	    health_retry_after(loop_now()));
 	c->be = NULL;
-	answer(c, 503, "Service Unavailable", extra, "no backend is up");
+	answer(c, 503, "Service Unavailable", extra, c->tries > 0 ?
+	    "no backend could be reached" : "no backend is up");
 }
 
 static void
@@ -382,34 +383,21 @@ static void choose_backend_or(struct client *c, const char *why);
 static void
 connect_next(struct client *c)
 {
-	int fd, err = ECONNREFUSED;
 	char why[128];
+	int fd;
 
-	for (; c->ai != NULL; c->ai = c->ai->ai_next) {
-		if (addr_connect(c->ai, &fd) < 0) {
-			err = errno;
-			if (err == EMFILE || err == ENFILE)
-				break;
-			continue;
-		}
-		if (fd >= FD_SETSIZE) {
-			close(fd);	/* select() cannot watch it */
-			err = EMFILE;
-			break;
-		}
+	if (addr_connect_from(&c->ai, &fd) == 0) {
 		c->bfd = fd;
 		c->state = C_CONNECT;
 		timer_arm(&c->timer, loop_now() + cfg.connect_ms / 1e3);
 		update(c);
-		return;
-	}
-	if (err == EMFILE || err == ENFILE) {
+	} else if (errno == EMFILE || errno == ENFILE) {
 		answer(c, 503, "Service Unavailable", "",
 		    "the balancer is out of sockets");
-		return;
+	} else {
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		backend_failed(c, why);
 	}
-	snprintf(why, sizeof(why), "connect: %s", strerror(err));
-	backend_failed(c, why);
 }
 
 /*
@@ -423,7 +411,7 @@ choose_backend_or(struct client *c, const char *why)
 	int b;
 
 	if (c->tries > cfg.retries || c->tries >= nbackends ||
-	    (b = pool_pick(loop_now())) < 0) {
+	    (b = pool_pick()) < 0) {
 		if (why != NULL)
 			answer(c, 502, "Bad Gateway", "", why);
 		else
@@ -455,12 +443,12 @@ choose_backend(struct client *c)
 	choose_backend_or(c, NULL);
 }
 
-/* The backend could not be reached: it is down; try the next one. */
+/* The backend could not be reached: one failure toward FALL; next one. */
 static void
 backend_failed(struct client *c, const char *why)
 {
 	close_backend(c, 0);
-	pool_failed(c->be, loop_now(), why);
+	health_note(c->be, 0, 1, why);
 	choose_backend(c);
 }
 
@@ -468,11 +456,8 @@ backend_failed(struct client *c, const char *why)
 static void
 connect_done(struct client *c)
 {
-	socklen_t len = sizeof(int);
-	int err = 0;
+	int err = addr_connect_error(c->bfd);
 
-	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
 	if (err != 0) {
 		loop_unwatch(c->bfd);
 		close(c->bfd);
@@ -482,7 +467,6 @@ connect_done(struct client *c)
 		connect_next(c);
 		return;
 	}
-	pool_reached(c->be, loop_now());
 	if ((c->bc = pool_new(c->be, c->bfd)) == NULL) {
 		answer(c, 503, "Service Unavailable", "", "out of memory");
 		return;
@@ -887,47 +871,10 @@ add_client(int fd)
 	update(c);
 }
 
-static void on_listen(void *arg, int fd, int events);
-
-static void
-resume_accept(void *arg)
-{
-	(void)arg;
-	if (listen_fd >= 0)
-		loop_watch(listen_fd, EV_READ, on_listen, NULL);
-}
-
-/*
- * Take the waiting clients. Out of descriptors (EMFILE), the listening
- * socket stays readable and select() would spin: stop watching it for
- * 100 ms (a timer, now that we have them).
- */
-static void
-on_listen(void *arg, int fd, int events)
-{
-	int i, cfd;
-
-	(void)arg;
-	(void)events;
-	for (i = 0; i < 64; i++) {
-		if ((cfd = accept(fd, NULL, NULL)) >= 0) {
-			add_client(cfd);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE) {
-			loop_unwatch(fd);
-			timer_arm(&accept_timer, loop_now() + 0.1);
-		}
-		break;
-	}
-}
-
 int
 conn_listen(int lfd)
 {
-	listen_fd = lfd;
-	timer_init(&accept_timer, resume_accept, NULL);
-	return loop_watch(lfd, EV_READ, on_listen, NULL);
+	return loop_listen(&listener, lfd, add_client);
 }
 
 /* SIGTERM: stop accepting; idle clients go now, busy ones when done. */
@@ -937,12 +884,7 @@ conn_drain(void)
 	struct client *c;
 
 	draining = 1;
-	if (listen_fd >= 0) {
-		loop_unwatch(listen_fd);
-		timer_disarm(&accept_timer);
-		close(listen_fd);
-		listen_fd = -1;
-	}
+	loop_unlisten(&listener);
 	for (c = clients; c != NULL; c = c->next)
 		if (c->state == C_HEAD && c->in.len == c->in.off)
 			close_client(c);
@@ -976,7 +918,5 @@ conn_free_all(void)
 	for (c = clients; c != NULL; c = c->next)
 		close_client(c);
 	conn_reap();
-	if (listen_fd >= 0)
-		close(listen_fd);
-	listen_fd = -1;
+	loop_unlisten(&listener);
 }

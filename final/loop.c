@@ -9,6 +9,7 @@
  * so the loop sleeps exactly until the next thing that must happen.
  */
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "loop.h"
 
@@ -193,6 +195,61 @@ dispatch(fd_set *rd, fd_set *wr, int top)
 		if (ev != 0)
 			w->fn(w->arg, fd, ev);
 	}
+}
+
+/*
+ * Take the waiting connections, a bounded batch per pass so one busy
+ * listener cannot starve the rest. Out of descriptors (EMFILE), the
+ * listening socket stays readable and select() would spin: stop
+ * watching it for 100 ms.
+ */
+static void
+on_listen(void *arg, int fd, int events)
+{
+	struct listener *l = arg;
+	int i, cfd;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		if ((cfd = accept(fd, NULL, NULL)) >= 0) {
+			l->fn(cfd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE) {
+			loop_unwatch(fd);
+			timer_arm(&l->pause, loop_now() + 0.1);
+		}
+		break;
+	}
+}
+
+static void
+resume_listen(void *arg)
+{
+	struct listener *l = arg;
+
+	if (l->fd >= 0)
+		loop_watch(l->fd, EV_READ, on_listen, l);
+}
+
+int
+loop_listen(struct listener *l, int fd, void (*fn)(int fd))
+{
+	l->fd = fd;
+	l->fn = fn;
+	timer_init(&l->pause, resume_listen, l);
+	return loop_watch(fd, EV_READ, on_listen, l);
+}
+
+void
+loop_unlisten(struct listener *l)
+{
+	if (l->fd < 0)
+		return;
+	loop_unwatch(l->fd);
+	timer_disarm(&l->pause);
+	close(l->fd);
+	l->fd = -1;
 }
 
 int

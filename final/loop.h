@@ -2,6 +2,7 @@
  * loop.h - one select() loop for everything: clients, backends, health
  * checks, the status page. Descriptors get a callback; timers get a
  * deadline, and the nearest deadline becomes select()'s timeout.
+ * Listening sockets get their accept() loop here too.
  */
 #ifndef LOOP_H
 #define LOOP_H
@@ -27,6 +28,15 @@ void	loop_unwatch(int fd);
 void	timer_init(struct timer *t, void (*fn)(void *), void *arg);
 void	timer_arm(struct timer *t, double when);
 void	timer_disarm(struct timer *t);
+/* A listening socket: fn gets each accepted descriptor. */
+struct listener {
+	int	fd;		/* -1 once closed */
+	void	(*fn)(int fd);
+	struct timer pause;	/* out of descriptors: accept again later */
+};
+
+int	loop_listen(struct listener *l, int fd, void (*fn)(int fd));
+void	loop_unlisten(struct listener *l);	/* stop, close */
 int	loop_run_once(void);		/* one select() and its dispatch */
 void	loop_free(void);
 

@@ -3,9 +3,11 @@
  *
  *   lb -l [HOST:]PORT -b HOST:PORT [-b HOST:PORT ...] [options]
  *
- * Modules: loop.c (select() and timers), conn.c (client connections),
- * pool.c (backends and their idle connections), http.c (parsing and
- * framing), addr.c (addresses and sockets), log.c (logs).
+ * Modules: loop.c (select(), timers, listeners), conn.c (client
+ * connections), pool.c (backends and their idle connections), health.c
+ * (active checks, up and down), status.c and report.c (the status
+ * page), http.c (parsing and framing), addr.c (addresses and sockets),
+ * log.c (logs).
  */
 #include <sys/select.h>
 
@@ -18,9 +20,11 @@
 
 #include "config.h"
 #include "conn.h"
+#include "health.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "status.h"
 
 struct config cfg = {
 	.connect_ms = 2000,
@@ -47,13 +51,26 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT [-b HOST:PORT ...]\n"
-	    "          [-i MS] [-t NAME=MS,...] [-x N] [-p N] [-m N]\n"
+	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
+	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; a bare "
 	    "PORT means 127.0.0.1)\n"
 	    "  -b HOST:PORT    a backend; repeat for more (up to %d), used in "
 	    "turn\n"
-	    "  -i MS           a down backend is tried again after MS "
+	    "  -H PATH         health check: GET PATH, 2xx or 3xx passes "
+	    "(default %s)\n"
+	    "  -i MS           check every backend, up or down, every MS "
 	    "(default %d)\n"
+	    "  -R N            passed checks in a row that bring a backend up "
+	    "(default %d)\n"
+	    "  -F N            failures in a row that take a backend down "
+	    "(default %d)\n"
+	    "  -o              fail open: with every backend down, try them "
+	    "anyway\n"
+	    "                  instead of answering 503 (default off)\n"
+	    "  -a [HOST:]PORT  serve the status page here (default off; a bare "
+	    "PORT\n"
+	    "                  means 127.0.0.1)\n"
 	    "  -t NAME=MS,...  timeouts in milliseconds:\n"
 	    "                    connect=MS   connecting to a backend "
 	    "(default %d)\n"
@@ -65,14 +82,17 @@ usage(FILE *f)
 	    "(default %d)\n"
 	    "                    drain=MS     in-flight requests on SIGTERM "
 	    "(default %d)\n"
+	    "                    check=MS     one health check "
+	    "(default %d)\n"
 	    "  -x N            other backends to try for one request "
 	    "(default %d)\n"
 	    "  -p N            idle connections kept per backend (default %d)\n"
 	    "  -m N            clients at once (default %d)\n"
 	    "  -h              show this help\n",
-	    MAX_BACKENDS, cfg.interval_ms, cfg.connect_ms, cfg.head_ms,
-	    cfg.response_ms, cfg.idle_ms, cfg.drain_ms, cfg.retries,
-	    cfg.pool_size, cfg.max_conns);
+	    MAX_BACKENDS, cfg.health_path, cfg.interval_ms, cfg.rise, cfg.fall,
+	    cfg.connect_ms, cfg.head_ms, cfg.response_ms, cfg.idle_ms,
+	    cfg.drain_ms, cfg.check_ms, cfg.retries, cfg.pool_size,
+	    cfg.max_conns);
 }
 
 /* A whole number in [lo, hi], or -1. */
@@ -97,9 +117,9 @@ static int
 parse_timeouts(char *arg, const char **bad)
 {
 	char *const names[] = { "connect", "head", "response", "idle", "drain",
-	    NULL };
+	    "check", NULL };
 	int *const fields[] = { &cfg.connect_ms, &cfg.head_ms,
-	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms };
+	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms, &cfg.check_ms };
 	char *value;
 	int i;
 
@@ -110,6 +130,20 @@ parse_timeouts(char *arg, const char **bad)
 			return -1;
 	}
 	return 0;
+}
+
+/* A path we can put in a request line as it is. */
+static int
+health_path_ok(const char *p)
+{
+	size_t i, n = strlen(p);
+
+	if (p[0] != '/' || n > 200)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (p[i] <= ' ' || p[i] > '~')
+			return 0;
+	return 1;
 }
 
 static void
@@ -128,7 +162,7 @@ parse_args(int argc, char **argv)
 	int c;
 
 	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:i:t:x:p:m:")) != -1) {
+	while ((c = getopt(argc, argv, ":hl:b:H:i:R:F:oa:t:x:p:m:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -141,16 +175,41 @@ parse_args(int argc, char **argv)
 			if (pool_add(optarg, &why) < 0)
 				bad_arg(why, "-b", optarg);
 			break;
+		case 'H':
+			if (!health_path_ok(optarg))
+				bad_arg("want a path starting with /, at most "
+				    "200 visible characters", "-H", optarg);
+			cfg.health_path = optarg;
+			break;
 		case 'i':
 			if (number(optarg, 1, 3600000, &cfg.interval_ms) < 0)
 				bad_arg("want milliseconds from 1 to 3600000",
 				    "-i", optarg);
 			break;
+		case 'R':
+			if (number(optarg, 1, 100, &cfg.rise) < 0)
+				bad_arg("want a number from 1 to 100", "-R",
+				    optarg);
+			break;
+		case 'F':
+			if (number(optarg, 1, 100, &cfg.fall) < 0)
+				bad_arg("want a number from 1 to 100", "-F",
+				    optarg);
+			break;
+		case 'o':
+			cfg.fail_open = 1;
+			break;
+		case 'a':
+			if (addr_parse(optarg, 1, &cfg.status, &why) < 0)
+				bad_arg(why, "-a", optarg);
+			cfg.has_status = 1;
+			break;
 		case 't':
 			snprintf(copy, sizeof(copy), "%s", optarg);
 			if (parse_timeouts(copy, &bad) < 0)
 				bad_arg("want NAME=MS,... with NAME one of "
-				    "connect, head, response, idle, drain",
+				    "connect, head, response, idle, drain, "
+				    "check",
 				    "-t", optarg);
 			break;
 		case 'x':
@@ -223,6 +282,7 @@ on_stop(void *arg, int fd, int events)
 	log_event("stopping: finishing %d connection(s), at most %d ms",
 	    conn_count(), cfg.drain_ms);
 	conn_drain();
+	status_stop();
 	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
 }
 
@@ -254,12 +314,19 @@ main(int argc, char **argv)
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
 		return 1;
-	if ((lfd = addr_listen(&cfg.listen)) < 0 || conn_listen(lfd) < 0)
+	if ((lfd = addr_listen(&cfg.listen)) < 0 || conn_listen(lfd) < 0 ||
+	    status_listen() < 0)
 		return 1;
 	fprintf(stderr, "lb: listening on %s, balancing over", cfg.listen.str);
 	for (i = 0; i < nbackends; i++)
 		fprintf(stderr, " %s", backends[i].addr.str);
-	fprintf(stderr, "\n");
+	fprintf(stderr, "\nlb: checking GET %s on each every %d ms "
+	    "(down after %d failures, up after %d passes)\n", cfg.health_path,
+	    cfg.interval_ms, cfg.fall, cfg.rise);
+	if (cfg.has_status)
+		fprintf(stderr, "lb: status page on http://%s/\n",
+		    cfg.status.str);
+	health_start();
 	while (!stop_now && !(drain_timer.slot >= 0 && conn_count() == 0)) {
 		if (loop_run_once() < 0) {
 			perror("lb: select");
@@ -269,6 +336,8 @@ main(int argc, char **argv)
 		log_flush();
 	}
 	conn_free_all();
+	status_stop();
+	health_stop();
 	pool_free();
 	loop_free();
 	log_flush();

@@ -44,6 +44,7 @@ pool_add(const char *arg, const char **why)
 	if (addr_parse(arg, 0, &be->addr, why) < 0)
 		return -1;
 	be->up = 1;		/* until shown otherwise, as HAProxy does */
+	snprintf(be->why, sizeof(be->why), "assumed up at start");
 	nbackends++;
 	return 0;
 }
@@ -61,62 +62,28 @@ pool_resolve(void)
 }
 
 /*
- * Round robin over the backends that are up. A down backend is offered
- * again once its retry time has come, so that live traffic can find out
- * it is back.
+ * Round robin over the backends that are up, starting after the last
+ * one picked. Down ones are skipped without losing our place (lesson 2),
+ * and only health checks bring them back. When none is up, fail open
+ * (-o) offers every backend in turn rather than none.
  */
 int
-pool_pick(double now)
+pool_pick(void)
 {
 	int i, b;
 
 	for (i = 0; i < nbackends; i++) {
 		b = (next_backend + i) % nbackends;
-		if (backends[b].up || backends[b].retry_at <= now) {
+		if (backends[b].up) {
 			next_backend = (b + 1) % nbackends;
 			return b;
 		}
 	}
-	return -1;
-}
-
-/* Whole seconds until a down backend may be tried again, at least 1. */
-int
-pool_retry_after(double now)
-{
-	double soonest = now + cfg.interval_ms / 1000.0;
-	int i, secs;
-
-	for (i = 0; i < nbackends; i++)
-		if (!backends[i].up && backends[i].retry_at < soonest)
-			soonest = backends[i].retry_at;
-	secs = (int)(soonest - now + 0.999);
-	return secs < 1 ? 1 : secs;
-}
-
-/* Live traffic could not reach be: down, and why, until it is retried. */
-void
-pool_failed(struct backend *be, double now, const char *why)
-{
-	be->failures++;
-	snprintf(be->why, sizeof(be->why), "%s", why);
-	if (be->up) {
-		be->up = 0;
-		be->since = now;
-		log_event("%s DOWN: %s", be->addr.str, why);
-	}
-	be->retry_at = now + cfg.interval_ms / 1000.0;
-}
-
-/* Live traffic reached be: if it was down, it is back. */
-void
-pool_reached(struct backend *be, double now)
-{
-	if (be->up)
-		return;
-	log_event("%s UP after %.1f s down", be->addr.str, now - be->since);
-	be->up = 1;
-	be->since = now;
+	if (!cfg.fail_open || nbackends == 0)
+		return -1;
+	b = next_backend;
+	next_backend = (b + 1) % nbackends;
+	return b;
 }
 
 static void

@@ -1,11 +1,13 @@
 /*
  * pool.h - the backends: addresses, up or down and why, round robin,
  * counters, and each one's pool of idle keep-alive connections.
+ * health.c decides up and down; pool.c only reads it.
  */
 #ifndef POOL_H
 #define POOL_H
 
 #include "addr.h"
+#include "health.h"
 #include "loop.h"
 
 struct backend;
@@ -23,9 +25,12 @@ struct backend {
 	struct hostport addr;
 	struct addrinfo *addrs;	/* resolved once, at start-up */
 	int	up;
+	int	passes;		/* down: checks passed in a row */
+	int	fails;		/* up: failures in a row */
+	int	fails_live;	/* of those, seen by live traffic */
 	double	since;		/* when up last changed */
-	char	why[160];	/* why it is down (or last went down) */
-	double	retry_at;	/* down: when live traffic may try it again */
+	char	why[160];	/* why it is in its state */
+	struct check check;	/* its active health check */
 	struct bconn *idle;	/* idle connections, most recent first */
 	int	nidle;
 	int	active;		/* connections lent to clients */
@@ -37,10 +42,7 @@ extern int nbackends;
 
 int	pool_add(const char *arg, const char **why);
 int	pool_resolve(void);
-int	pool_pick(double now);
-int	pool_retry_after(double now);
-void	pool_failed(struct backend *be, double now, const char *why);
-void	pool_reached(struct backend *be, double now);
+int	pool_pick(void);
 struct bconn *pool_take(struct backend *be);
 struct bconn *pool_new(struct backend *be, int fd);
 void	pool_give_back(struct bconn *bc, int reusable);

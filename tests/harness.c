@@ -251,10 +251,11 @@ h_spawn(const char *name, char *const argv[], int wrap)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	if (dir == NULL)
 		dir = "/tmp";
-	snprintf(p->out, sizeof(p->out), "%s/%ld-%s.out", dir, (long)getpid(),
-	    name);
-	snprintf(p->err, sizeof(p->err), "%s/%ld-%s.err", dir, (long)getpid(),
-	    name);
+	/* Two programs of the same name in one test keep their own logs. */
+	snprintf(p->out, sizeof(p->out), "%s/%ld-%d-%s.out", dir,
+	    (long)getpid(), nprocs, name);
+	snprintf(p->err, sizeof(p->err), "%s/%ld-%d-%s.err", dir,
+	    (long)getpid(), nprocs, name);
 	wrap_args(argv, wrap, args, wbuf, sizeof(wbuf));
 	p->wrapped = wrap && args[0] != argv[0];
 	fflush(NULL);

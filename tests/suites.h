@@ -14,6 +14,7 @@ Suite	*forward_suite(void);	/* every lesson */
 Suite	*balance_suite(void);	/* from lesson 2 on */
 Suite	*concurrency_suite(void);	/* from lesson 3 on */
 Suite	*http11_suite(void);		/* final/ */
+Suite	*health_suite(void);		/* final/: checks, status page */
 Suite	*http_unit_suite(void);		/* final/http.c, alone */
 
 /* Defined by each lesson's unit_lessonN.c: its suites, NULL-terminated. */

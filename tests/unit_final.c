@@ -1,18 +1,36 @@
 /*
- * unit_final.c - final/'s timers and backend choice, tested alone; and
- * the suites final's test program runs (http.c's own are in unit_http.c).
+ * unit_final.c - final/'s timers, backend choice and health rules, tested
+ * alone; and the suites final's test program runs (http.c's own are in
+ * unit_http.c).
  */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../final/config.h"
+#include "../final/health.h"
 #include "../final/loop.h"
 #include "../final/pool.h"
 #include "suites.h"
 
 /* pool.c reads the configuration that final/main.c owns. */
-struct config cfg = { .interval_ms = 2000, .pool_size = 4 };
+struct config cfg = { .interval_ms = 2000, .pool_size = 4, .rise = 2,
+	.fall = 3, .check_ms = 1000, .health_path = "/health" };
+
+/* n backends on 127.0.0.1:9000 and up, all up, as lb starts them. */
+static void
+make_backends(int n)
+{
+	const char *why;
+	char arg[32];
+	int i;
+
+	nbackends = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(arg, sizeof(arg), "127.0.0.1:%d", 9000 + i);
+		ck_assert_int_eq(pool_add(arg, &why), 0);
+	}
+}
 
 static char fired[16];
 static int nfired;
@@ -68,36 +86,182 @@ START_TEST(select_sleeps_until_the_nearest_deadline)
 END_TEST
 
 static const struct {
-	const char *states;	/* U up, D down cooling, d down and due */
-	int	start;
-	const char *picks;
+	const char *states;	/* U up, D down */
+	int	start;		/* where the round-robin cursor is */
+	int	fail_open;	/* -o */
+	const char *picks;	/* backends picked, one per pool_pick() */
 } rr[] = {
-	{ "UUU", 0, "0120" },
-	{ "UDU", 0, "0202" },
-	{ "DDD", 0, "-" },
-	{ "dDU", 1, "202" },
+	{ "UUU", 0, 0, "0120" },
+	{ "UDU", 0, 0, "0202" },
+	{ "DDD", 0, 0, "-" },
+	{ "DDU", 1, 0, "222" },
+	{ "UUD", 2, 0, "0101" },
+	{ "DDD", 1, 1, "1201" },	/* fail open: every one in turn */
+	{ "DUD", 0, 1, "111" },		/* but only while none is up */
 };
 
 START_TEST(round_robin_skips_what_is_down)
 {
 	const char *p;
-	char arg[32];
-	const char *why;
 	int i;
 
-	nbackends = 0;
-	for (i = 0; rr[_i].states[i] != '\0'; i++) {
-		snprintf(arg, sizeof(arg), "127.0.0.1:%d", 9000 + i);
-		ck_assert_int_eq(pool_add(arg, &why), 0);	/* all up */
-	}
-	while (pool_pick(0) != (rr[_i].start + nbackends - 1) % nbackends)
+	make_backends((int)strlen(rr[_i].states));
+	cfg.fail_open = 0;
+	while (pool_pick() != (rr[_i].start + nbackends - 1) % nbackends)
 		;	/* the cursor now points at start */
-	for (i = 0; i < nbackends; i++) {
+	for (i = 0; i < nbackends; i++)
 		backends[i].up = rr[_i].states[i] == 'U';
-		backends[i].retry_at = rr[_i].states[i] == 'D' ? 105 : 99;
-	}
+	cfg.fail_open = rr[_i].fail_open;
 	for (p = rr[_i].picks; *p != '\0'; p++)
-		ck_assert_int_eq(pool_pick(100), *p == '-' ? -1 : *p - '0');
+		ck_assert_int_eq(pool_pick(), *p == '-' ? -1 : *p - '0');
+	cfg.fail_open = 0;
+}
+END_TEST
+
+/*
+ * The rise/fall rule. Results: P a passed check, F a failed check, L a
+ * connect that live traffic could not make. After each one the backend
+ * is U(p) or D(own); a capital letter where that result changed it.
+ */
+static const struct {
+	int	rise, fall;
+	const char *results;
+	const char *states;
+} rules[] = {
+	{ 2, 3, "FFF", "uuD" },
+	{ 2, 3, "PPPP", "uuuu" },
+	{ 2, 3, "FFPFFF", "uuuuuD" },		/* a pass clears failures */
+	{ 2, 3, "FFFPP", "uuDdU" },
+	{ 2, 3, "FFFPFPP", "uuDdddU" },		/* a failure clears passes */
+	{ 2, 3, "FFFPPF", "uuDdUu" },		/* one failure is not three */
+	{ 2, 3, "LLL", "uuD" },			/* live traffic counts too */
+	{ 2, 3, "LFL", "uuD" },
+	{ 2, 3, "FFFPLP", "uuDddd" },		/* and resets a rise */
+	{ 2, 3, "FFFLLLLPP", "uuDdddddU" },
+	{ 1, 1, "FPFP", "DUDU" },
+	{ 3, 2, "FFPPPP", "uDddUu" },
+	{ 5, 5, "FFFFFPPPPP", "uuuuDddddU" },
+};
+
+START_TEST(rise_and_fall)
+{
+	const char *r = rules[_i].results, *want = rules[_i].states;
+	struct backend *be = &backends[0];
+	int i, change, live = 0;
+
+	make_backends(1);
+	cfg.rise = rules[_i].rise;
+	cfg.fall = rules[_i].fall;
+	for (i = 0; r[i] != '\0'; i++) {
+		change = health_rule(be, r[i] == 'P', r[i] == 'L');
+		live += r[i] == 'L';
+		ck_assert_msg(be->up == (want[i] == 'u' || want[i] == 'U'),
+		    "after %.*s: up is %d", i + 1, r, be->up);
+		ck_assert_int_eq(change, want[i] == 'U' ? 1 : want[i] == 'D' ?
+		    -1 : 0);
+		if (want[i] == 'D') {	/* the run that took it down */
+			ck_assert_int_eq(be->fails, cfg.fall);
+			ck_assert_int_le(be->fails_live, live);
+		}
+	}
+	cfg.rise = 2;
+	cfg.fall = 3;
+}
+END_TEST
+
+static const struct {
+	const char *line;
+	int	status;
+} lines[] = {
+	{ "HTTP/1.1 200 OK\r", 200 },
+	{ "HTTP/1.1 200 OK", 200 },
+	{ "HTTP/1.0 503 Service Unavailable\r", 503 },
+	{ "HTTP/1.1 204\r", 204 },
+	{ "HTTP/1.1 301 Moved Permanently\r", 301 },
+	{ "HTTP/1.1 599 x", 599 },
+	{ "HTTP/1.1 100 Continue\r", 100 },
+	{ "HTTP/1.1 099 x", -1 },
+	{ "HTTP/1.1 600 x", -1 },
+	{ "HTTP/1.1 20 OK", -1 },
+	{ "HTTP/1.1 2000 OK", -1 },
+	{ "HTTP/1.1  200 OK", -1 },
+	{ "HTTP/1.1 2x0 OK", -1 },
+	{ "HTTP/2 200 OK", -1 },
+	{ "HTTP/1.2 200 OK", -1 },
+	{ "http/1.1 200 OK", -1 },
+	{ "ok", -1 },
+	{ "", -1 },
+	{ "\r", -1 },
+};
+
+START_TEST(status_lines)
+{
+	const char *l = lines[_i].line;
+
+	ck_assert_int_eq(health_status_line(l, strlen(l)), lines[_i].status);
+}
+END_TEST
+
+/*
+ * Retry-After: the seconds until the probe that could bring a backend
+ * back. Each backend: up or down, its passes so far, and when its next
+ * probe starts (seconds from now; negative: one started that long ago
+ * and is under way). Interval 2 s, rise 2.
+ */
+static const struct {
+	int	n;
+	struct { int up, passes; double next; } be[3];
+	int	want;
+} waits[] = {
+	{ 1, { { 0, 0, 0.5 } }, 3 },		/* 0.5 s, then 2 s more */
+	{ 1, { { 0, 1, 0.5 } }, 1 },		/* this probe will do */
+	{ 1, { { 0, 1, 1.2 } }, 2 },
+	{ 1, { { 0, 0, -0.1 } }, 2 },		/* under way, one more */
+	{ 1, { { 0, 1, -0.1 } }, 1 },
+	{ 2, { { 0, 0, 1.5 }, { 0, 1, 1.9 } }, 2 },	/* the sooner */
+	{ 2, { { 1, 0, 0.3 }, { 0, 0, 0.1 } }, 1 },	/* up: its probe */
+	{ 3, { { 0, 0, 1.9 }, { 0, 0, 1.0 }, { 0, 0, 1.5 } }, 3 },
+};
+
+START_TEST(retry_after_counts_the_probes_still_needed)
+{
+	double now = 1000;
+	int i;
+
+	make_backends(waits[_i].n);
+	for (i = 0; i < waits[_i].n; i++) {
+		struct backend *be = &backends[i];
+		double next = waits[_i].be[i].next;
+
+		be->up = waits[_i].be[i].up;
+		be->passes = waits[_i].be[i].passes;
+		be->check.stage = next < 0 ? CHECK_READ : CHECK_IDLE;
+		be->check.started = now + next;
+		be->check.timer.when = now + next;
+	}
+	ck_assert_int_eq(health_retry_after(now), waits[_i].want);
+}
+END_TEST
+
+/* The first probes are spread over one interval, in backend order. */
+START_TEST(first_probes_are_spread)
+{
+	double t0;
+	int i;
+
+	make_backends(4);
+	t0 = loop_now();
+	health_start();
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_ge(backends[i].check.timer.slot, 0);
+		ck_assert_double_eq_tol(backends[i].check.timer.when,
+		    t0 + 0.5 * i, 1e-9);
+		ck_assert_int_eq(backends[i].check.last_ok, -1);
+	}
+	health_stop();
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(backends[i].check.timer.slot, -1);
+	loop_free();
 }
 END_TEST
 
@@ -112,11 +276,18 @@ final_unit_suite(void)
 	tcase_add_test(tc, select_sleeps_until_the_nearest_deadline);
 	tcase_add_loop_test(tc, round_robin_skips_what_is_down, 0,
 	    (int)(sizeof(rr) / sizeof(rr[0])));
+	tcase_add_loop_test(tc, rise_and_fall, 0,
+	    (int)(sizeof(rules) / sizeof(rules[0])));
+	tcase_add_loop_test(tc, status_lines, 0,
+	    (int)(sizeof(lines) / sizeof(lines[0])));
+	tcase_add_loop_test(tc, retry_after_counts_the_probes_still_needed, 0,
+	    (int)(sizeof(waits) / sizeof(waits[0])));
+	tcase_add_test(tc, first_probes_are_spread);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 Suite *(*const lesson_suites[])(void) = {
 	http_unit_suite, final_unit_suite, forward_suite, balance_suite,
-	concurrency_suite, http11_suite, NULL
+	concurrency_suite, http11_suite, health_suite, NULL
 };

@@ -1,0 +1,386 @@
+/*
+ * health.c - active health checks, and the rule that says up or down.
+ *
+ * The balancer this project grew from checked only the servers that were
+ * still in its list of healthy ones, so a server that failed was never
+ * looked at again. Here every backend, up or down, has its own probe on
+ * its own timer, for as long as the balancer runs. Nothing can stop it:
+ * no list it could fall out of, no state that skips it.
+ *
+ * A probe is a chain of small non-blocking stages, each a function, all
+ * inside the one select() loop (no thread, no blocking call):
+ *
+ *            timer                writable,             all sent
+ *   IDLE ─────────────> CONNECT ─────────────> SEND ─────────────> READ
+ *    ▲   (next_at)         │     SO_ERROR == 0                       │
+ *    │                     │ refused                    status line │
+ *    │                     ▼                                         ▼
+ *    └──────────────── finish(pass or fail, why) <──── 2xx/3xx pass,
+ *       arm timer at next_at        ▲                  else fail
+ *                                   └── the deadline (-t check=MS) of
+ *                                       any stage: "timeout after N ms"
+ *
+ * Results go through the rise/fall rule: FALL failures in a row take a
+ * backend down, RISE passes in a row bring it back. Live traffic feeds
+ * the same rule with the connects it could not make, so a dead backend
+ * goes down without waiting for its probe; only probes bring one back.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "health.h"
+#include "log.h"
+#include "pool.h"
+
+static void probe_connect(struct backend *be);
+
+static const char *
+plural(int n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/*
+ * The rise/fall rule, alone: one result in, a state change out (+1 came
+ * up, -1 went down, 0 none). While up, failures are counted and a pass
+ * clears them; while down, passes are counted and a failure clears them.
+ * The counts that made a change are kept until the next change, so the
+ * caller can say what happened.
+ */
+int
+health_rule(struct backend *be, int passed, int live)
+{
+	if (passed && be->up) {
+		be->fails = be->fails_live = 0;
+		return 0;
+	}
+	if (passed) {
+		if (++be->passes < cfg.rise)
+			return 0;
+		be->up = 1;
+		be->fails = be->fails_live = 0;
+		return 1;
+	}
+	if (!be->up) {
+		be->passes = 0;
+		return 0;
+	}
+	be->fails++;
+	be->fails_live += live != 0;
+	if (be->fails < cfg.fall)
+		return 0;
+	be->up = 0;
+	be->passes = 0;
+	return -1;
+}
+
+/* The state change the rule made, in words on stderr. */
+static void
+log_change(struct backend *be, int change, const char *why, double now)
+{
+	int n = be->fails, live = be->fails_live;
+
+	if (change > 0) {
+		log_event("%s UP after %d passed check%s, down for %.1f s",
+		    be->addr.str, cfg.rise, plural(cfg.rise), now - be->since);
+		snprintf(be->why, sizeof(be->why), "%d check%s passed",
+		    cfg.rise, plural(cfg.rise));
+	} else if (live == 0) {
+		log_event("%s DOWN after %d failed check%s: %s", be->addr.str,
+		    n, plural(n), why);
+	} else if (live == n) {
+		log_event("%s DOWN after %d failed connect%s by live traffic: "
+		    "%s", be->addr.str, n, plural(n), why);
+	} else {
+		log_event("%s DOWN after %d failures (%d check%s, %d request%s)"
+		    ": %s", be->addr.str, n, n - live, plural(n - live), live,
+		    plural(live), why);
+	}
+	be->since = now;
+}
+
+/*
+ * A result for be, from its probe (live 0) or from live traffic that
+ * could not connect (live 1): through the rule, and into the logs.
+ */
+void
+health_note(struct backend *be, int passed, int live, const char *why)
+{
+	int change = health_rule(be, passed, live);
+
+	if (live)
+		be->failures++;
+	if (change != 0)
+		log_change(be, change, why, loop_now());
+	if (!passed && !be->up)		/* down: the latest reason */
+		snprintf(be->why, sizeof(be->why), "%s", why);
+}
+
+/*
+ * "HTTP/1.1 200 OK" (the CR, if any, still on the end): the status, or
+ * -1 if this is not a status line.
+ */
+int
+health_status_line(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 ||
+	    (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
+	    (n > 12 && s[12] != ' ') || s[9] < '1' || s[9] > '5')
+		return -1;
+	for (i = 10; i < 12; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	return (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+}
+
+/* The probe is over: record it, close it, and wait for the next one. */
+static void
+probe_finish(struct backend *be, int passed, const char *fmt, ...)
+{
+	struct check *k = &be->check;
+	double now = loop_now();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(k->last, sizeof(k->last), fmt, ap);
+	va_end(ap);
+	if (k->fd >= 0) {
+		loop_unwatch(k->fd);
+		close(k->fd);
+		k->fd = -1;
+	}
+	k->stage = CHECK_IDLE;
+	k->last_ok = passed;
+	k->last_ms = (now - k->started) * 1000;
+	if (passed)
+		k->passed++;
+	else
+		k->failed++;
+	health_note(be, passed, 0, k->last);
+	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
+}
+
+static int
+probe_request(const struct backend *be, char *buf, size_t cap)
+{
+	return snprintf(buf, cap, "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	    "User-Agent: lb-health-check\r\nConnection: close\r\n\r\n",
+	    cfg.health_path, be->addr.str);
+}
+
+/* CHECK_SEND, writable: the request, as much as the socket takes. */
+static void
+probe_send(struct backend *be)
+{
+	struct check *k = &be->check;
+	char req[512];
+	int n = probe_request(be, req, sizeof(req));
+	ssize_t w;
+
+	w = write(k->fd, req + k->sent, (size_t)n - k->sent);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		probe_finish(be, 0, "send: %s", strerror(errno));
+		return;
+	}
+	if (w > 0)
+		k->sent += (size_t)w;
+	if (k->sent == (size_t)n) {
+		k->stage = CHECK_READ;	/* on_probe watches for reading */
+	}
+}
+
+/* CHECK_READ, readable: wait for the status line, then judge it. */
+static void
+probe_read(struct backend *be)
+{
+	struct check *k = &be->check;
+	char *nl;
+	ssize_t r = read(k->fd, k->line + k->got, sizeof(k->line) - k->got);
+	int status;
+
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (r < 0) {
+		probe_finish(be, 0, "read: %s", strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		probe_finish(be, 0, k->got == 0 ? "closed without answering" :
+		    "closed before a whole status line");
+		return;
+	}
+	k->got += (size_t)r;
+	if ((nl = memchr(k->line, '\n', k->got)) == NULL) {
+		if (k->got == sizeof(k->line))
+			probe_finish(be, 0, "no status line");
+		return;
+	}
+	status = health_status_line(k->line, (size_t)(nl - k->line));
+	if (status < 0)
+		probe_finish(be, 0, "no status line");
+	else
+		probe_finish(be, status >= 200 && status < 400, "status %d",
+		    status);
+}
+
+/* Every stage's events come here. */
+static void
+on_probe(void *arg, int fd, int events)
+{
+	struct backend *be = arg;
+	struct check *k = &be->check;
+	int err;
+
+	(void)fd;
+	(void)events;
+	switch (k->stage) {
+	case CHECK_CONNECT:
+		if ((err = addr_connect_error(k->fd)) != 0) {
+			loop_unwatch(k->fd);
+			close(k->fd);
+			k->fd = -1;
+			k->ai = k->ai->ai_next;
+			errno = err;
+			probe_connect(be);	/* the next address, or fail */
+			return;
+		}
+		k->stage = CHECK_SEND;
+		probe_send(be);
+		break;
+	case CHECK_SEND:
+		probe_send(be);
+		break;
+	case CHECK_READ:
+		probe_read(be);
+		break;
+	case CHECK_IDLE:
+		break;
+	}
+	if (k->fd >= 0)
+		loop_watch(k->fd, k->stage == CHECK_READ ? EV_READ : EV_WRITE,
+		    on_probe, be);
+}
+
+/* Connect to k->ai or the next address that works; errno says why not. */
+static void
+probe_connect(struct backend *be)
+{
+	struct check *k = &be->check;
+	int fd, err = errno;
+
+	if (k->ai == NULL) {
+		probe_finish(be, 0, "connect: %s", strerror(err));
+		return;
+	}
+	if (addr_connect_from(&k->ai, &fd) < 0) {
+		probe_finish(be, 0, "connect: %s", strerror(errno));
+		return;
+	}
+	k->fd = fd;
+	k->stage = CHECK_CONNECT;
+	loop_watch(fd, EV_WRITE, on_probe, be);
+}
+
+/* The timer: time for the next probe, or the probe in flight is late. */
+static void
+on_probe_timer(void *arg)
+{
+	struct backend *be = arg;
+	struct check *k = &be->check;
+
+	if (k->stage != CHECK_IDLE) {
+		probe_finish(be, 0, "timeout after %d ms", cfg.check_ms);
+		return;
+	}
+	k->started = loop_now();
+	k->next_at = k->started + cfg.interval_ms / 1e3;
+	k->sent = k->got = 0;
+	k->ai = be->addrs;
+	timer_arm(&k->timer, k->started + cfg.check_ms / 1e3);
+	errno = ECONNREFUSED;
+	probe_connect(be);
+}
+
+/*
+ * Every backend gets a probe timer; the first probes are spread over
+ * one interval, so a hundred backends are not all probed in the same
+ * millisecond (and do not stay in step afterwards).
+ */
+void
+health_start(void)
+{
+	double now = loop_now();
+	int i;
+
+	for (i = 0; i < nbackends; i++) {
+		struct check *k = &backends[i].check;
+
+		k->fd = -1;
+		k->stage = CHECK_IDLE;
+		k->last_ok = -1;
+		snprintf(k->last, sizeof(k->last), "not yet checked");
+		backends[i].since = now;
+		timer_init(&k->timer, on_probe_timer, &backends[i]);
+		k->next_at = now + cfg.interval_ms / 1e3 * i / nbackends;
+		timer_arm(&k->timer, k->next_at);
+	}
+}
+
+void
+health_stop(void)
+{
+	int i;
+
+	for (i = 0; i < nbackends; i++) {
+		struct check *k = &backends[i].check;
+
+		timer_disarm(&k->timer);
+		if (k->fd >= 0) {
+			loop_unwatch(k->fd);
+			close(k->fd);
+			k->fd = -1;
+		}
+		k->stage = CHECK_IDLE;
+	}
+}
+
+/*
+ * Retry-After for a 503: whole seconds until the probe that could bring
+ * a backend back, at the soonest. A down backend needs RISE - passes more
+ * passes, one per interval, counting the probe in flight. If none is
+ * down (all refused live traffic but are not down yet), its next probe.
+ */
+int
+health_retry_after(double now)
+{
+	double soonest = 0, interval = cfg.interval_ms / 1e3, t;
+	int i, secs;
+
+	for (i = 0; i < nbackends; i++) {
+		const struct backend *be = &backends[i];
+		const struct check *k = &be->check;
+
+		t = k->stage == CHECK_IDLE ? k->timer.when : k->started;
+		if (!be->up)
+			t += (cfg.rise - be->passes - 1) * interval;
+		if (i == 0 || t < soonest)
+			soonest = t;
+	}
+	t = soonest - now;
+	if (t > 86400)
+		return 86400;
+	secs = (int)t;
+	secs += secs < t;	/* rounded up */
+	return secs < 1 ? 1 : secs;
+}

@@ -1,0 +1,394 @@
+/*
+ * report.c - the status page's contents, in four formats from one set
+ * of facts: each backend's state, why, since when, rise/fall progress,
+ * its next and last probe, and its counters.
+ *
+ * The numbers come from one table, fields[]: each row names a fact for
+ * status.json and for /metrics (Prometheus text exposition format:
+ * "# HELP", "# TYPE", then one sample line per backend), so the formats
+ * cannot drift apart.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "conn.h"
+#include "pool.h"
+#include "report.h"
+
+void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t want;
+	char *p;
+	int n;
+
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p == NULL ? NULL : b->p + b->len, b->cap - b->len,
+	    fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	if ((size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return;
+	}
+	want = b->cap * 2 > b->len + (size_t)n + 1 ? b->cap * 2 :
+	    b->len + (size_t)n + 1024;
+	if ((p = realloc(b->p, want)) == NULL) {
+		b->oom = 1;
+		return;
+	}
+	b->p = p;
+	b->cap = want;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void
+sb_free(struct sbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* s, made safe to stand inside an HTML text, a JSON or a label string. */
+static void
+sb_escaped(struct sbuf *b, const char *s, enum report_format f)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (f == REPORT_HTML && (ch == '&' || ch == '<' || ch == '>' ||
+		    ch == '"'))
+			sb_printf(b, "&#%d;", ch);
+		else if (f != REPORT_HTML && (ch == '"' || ch == '\\'))
+			sb_printf(b, "\\%c", ch);
+		else if (f == REPORT_JSON && ch < 0x20)
+			sb_printf(b, "\\u%04x", ch);
+		else if (ch < 0x20)
+			sb_printf(b, " ");
+		else
+			sb_printf(b, "%c", ch);
+	}
+}
+
+/* A number for JSON and metrics: whole, or to the microsecond. */
+static void
+sb_number(struct sbuf *b, double v)
+{
+	sb_printf(b, v == (double)(long long)v ? "%.0f" : "%.6f", v);
+}
+
+/* ---- the facts ---- */
+
+static double
+next_check_s(const struct backend *be, double now)
+{
+	const struct check *k = &be->check;
+
+	if (k->stage != CHECK_IDLE || k->timer.when < now)
+		return 0;
+	return k->timer.when - now;
+}
+
+static double f_up(const struct backend *be, double now)
+{ (void)now; return be->up; }
+static double f_in_state(const struct backend *be, double now)
+{ return now - be->since; }
+static double f_passes(const struct backend *be, double now)
+{ (void)now; return be->up ? 0 : be->passes; }
+static double f_rise(const struct backend *be, double now)
+{ (void)be; (void)now; return cfg.rise; }
+static double f_fails(const struct backend *be, double now)
+{ (void)now; return be->up ? be->fails : 0; }
+static double f_fall(const struct backend *be, double now)
+{ (void)be; (void)now; return cfg.fall; }
+static double f_last_check(const struct backend *be, double now)
+{ (void)now; return be->check.last_ms / 1e3; }
+static double f_checks_passed(const struct backend *be, double now)
+{ (void)now; return (double)be->check.passed; }
+static double f_checks_failed(const struct backend *be, double now)
+{ (void)now; return (double)be->check.failed; }
+static double f_requests(const struct backend *be, double now)
+{ (void)now; return (double)be->requests; }
+static double f_failures(const struct backend *be, double now)
+{ (void)now; return (double)be->failures; }
+static double f_bytes(const struct backend *be, double now)
+{ (void)now; return (double)be->bytes; }
+static double f_active(const struct backend *be, double now)
+{ (void)now; return be->active; }
+static double f_idle(const struct backend *be, double now)
+{ (void)now; return be->nidle; }
+
+static const struct field {
+	const char *json;	/* its name in status.json */
+	const char *metric;	/* lb_backend_..., or NULL */
+	const char *type;	/* gauge or counter */
+	const char *help;
+	double	(*get)(const struct backend *be, double now);
+} fields[] = {
+	{ NULL, "up", "gauge", "1 if the backend is up, 0 if it is down.",
+	    f_up },
+	{ "in_state_s", "state_seconds", "gauge",
+	    "Seconds since the backend last went up or down.", f_in_state },
+	{ "passes", "check_passes", "gauge",
+	    "Down: checks passed in a row, toward rise.", f_passes },
+	{ "rise", NULL, NULL, NULL, f_rise },
+	{ "fails", "fails", "gauge",
+	    "Up: failures in a row, toward fall.", f_fails },
+	{ "fall", NULL, NULL, NULL, f_fall },
+	{ "next_check_s", "next_check_seconds", "gauge",
+	    "Seconds until the next check starts (0: one is under way).",
+	    next_check_s },
+	{ "last_check_s", "last_check_seconds", "gauge",
+	    "How long the last check took.", f_last_check },
+	{ "checks_passed", "checks_passed_total", "counter",
+	    "Checks that passed.", f_checks_passed },
+	{ "checks_failed", "checks_failed_total", "counter",
+	    "Checks that failed.", f_checks_failed },
+	{ "requests", "requests_total", "counter",
+	    "Responses the backend gave to clients.", f_requests },
+	{ "failures", "failures_total", "counter",
+	    "Connects by live traffic that failed.", f_failures },
+	{ "bytes", "sent_bytes_total", "counter",
+	    "Bytes sent to clients from the backend's responses.", f_bytes },
+	{ "active", "active_connections", "gauge",
+	    "Connections to the backend carrying a request now.", f_active },
+	{ "idle", "idle_connections", "gauge",
+	    "Idle connections to the backend kept for reuse.", f_idle },
+};
+#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+static int
+count_up(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nbackends; i++)
+		n += backends[i].up;
+	return n;
+}
+
+/* When be last changed state, as a UTC date and time. */
+static void
+since_text(const struct backend *be, double now, char *out, size_t n)
+{
+	time_t t = time(NULL) - (time_t)(now - be->since + 0.5);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, n, "?");
+}
+
+/* "0/3 failed" while up, "1/2 passed" while down. */
+static void
+progress_text(const struct backend *be, char *out, size_t n)
+{
+	if (be->up)
+		snprintf(out, n, "%d/%d failed", be->fails, cfg.fall);
+	else
+		snprintf(out, n, "%d/%d passed", be->passes, cfg.rise);
+}
+
+/* "passed: status 200 (0.4 ms)", or "not yet checked". */
+static void
+last_text(const struct backend *be, char *out, size_t n)
+{
+	const struct check *k = &be->check;
+
+	if (k->last_ok < 0)
+		snprintf(out, n, "not yet checked");
+	else
+		snprintf(out, n, "%s: %s (%.1f ms)", k->last_ok ? "passed" :
+		    "failed", k->last, k->last_ms);
+}
+
+static void
+next_text(const struct backend *be, double now, char *out, size_t n)
+{
+	if (be->check.stage != CHECK_IDLE)
+		snprintf(out, n, "under way");
+	else
+		snprintf(out, n, "in %.1f s", next_check_s(be, now));
+}
+
+/* ---- the formats ---- */
+
+static void
+report_text(struct sbuf *b, double now, double started)
+{
+	char since[32], prog[32], last[160], next[32];
+	int i;
+
+	sb_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s\n",
+	    count_up(), nbackends, conn_count(), now - started);
+	for (i = 0; i < nbackends; i++) {
+		const struct backend *be = &backends[i];
+
+		since_text(be, now, since, sizeof(since));
+		progress_text(be, prog, sizeof(prog));
+		last_text(be, last, sizeof(last));
+		next_text(be, now, next, sizeof(next));
+		sb_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
+		    "  checks   last %s; next %s; %s\n"
+		    "  traffic  %llu requests, %llu failures, %llu bytes; "
+		    "connections %d active, %d idle\n", be->addr.str,
+		    be->up ? "UP" : "DOWN", now - be->since, since, be->why,
+		    last, next, prog, be->requests, be->failures, be->bytes,
+		    be->active, be->nidle);
+	}
+}
+
+static void
+report_html(struct sbuf *b, double now, double started)
+{
+	static const char *const cols[] = { "backend", "state", "for", "why",
+	    "rise/fall", "next check", "last check", "requests", "failures",
+	    "bytes", "active / idle", NULL };
+	char since[32], prog[32], last[160], next[32];
+	int i;
+
+	sb_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
+	    "content=\"2\">\n<title>lb status</title>\n<style>\n"
+	    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\n"
+	    "table{border-collapse:collapse}\n"
+	    "th,td{padding:.35em .6em;border-bottom:1px solid #ddd;"
+	    "text-align:left;vertical-align:top;white-space:nowrap}\n"
+	    "td.w{white-space:normal;min-width:9em}\n"
+	    "td.n{text-align:right;white-space:nowrap;"
+	    "font-variant-numeric:tabular-nums}\n"
+	    "small{color:#666}\n"
+	    "tr.up td.state{color:#060;font-weight:bold}\n"
+	    "tr.down td.state{color:#b00;font-weight:bold}\n"
+	    "tr.down{background:#fff3f3}\n</style></head><body>\n"
+	    "<h1>lb status</h1>\n<p>%d of %d backends up, %d clients, "
+	    "running %.0f s. This page refreshes every 2 s; also as "
+	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
+	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n<table>\n<tr>",
+	    count_up(), nbackends, conn_count(), now - started);
+	for (i = 0; cols[i] != NULL; i++)
+		sb_printf(b, "<th>%s</th>", cols[i]);
+	sb_printf(b, "</tr>\n");
+	for (i = 0; i < nbackends; i++) {
+		const struct backend *be = &backends[i];
+
+		since_text(be, now, since, sizeof(since));
+		progress_text(be, prog, sizeof(prog));
+		last_text(be, last, sizeof(last));
+		next_text(be, now, next, sizeof(next));
+		sb_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
+		    be->up ? "up" : "down", i + 1);
+		sb_escaped(b, be->addr.str, REPORT_HTML);
+		sb_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
+		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
+		    be->up ? "UP" : "DOWN", now - be->since, since);
+		sb_escaped(b, be->why, REPORT_HTML);
+		sb_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">", prog,
+		    next);
+		sb_escaped(b, last, REPORT_HTML);
+		sb_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
+		    "</td><td class=\"n\">%llu</td><td class=\"n\">%d / %d</td>"
+		    "</tr>\n", be->requests, be->failures, be->bytes,
+		    be->active, be->nidle);
+	}
+	sb_printf(b, "</table>\n</body></html>\n");
+}
+
+static void
+report_json(struct sbuf *b, double now, double started)
+{
+	char since[32];
+	size_t f;
+	int i;
+
+	sb_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
+	    "%.3f, \"backends\": [", count_up(), conn_count(), now - started);
+	for (i = 0; i < nbackends; i++) {
+		const struct backend *be = &backends[i];
+
+		since_text(be, now, since, sizeof(since));
+		sb_printf(b, "%s\n  {\"name\": \"", i > 0 ? "," : "");
+		sb_escaped(b, be->addr.str, REPORT_JSON);
+		sb_printf(b, "\", \"state\": \"%s\", \"up\": %s, \"since\": \"%s\","
+		    " \"why\": \"", be->up ? "up" : "down", be->up ? "true" :
+		    "false", since);
+		sb_escaped(b, be->why, REPORT_JSON);
+		sb_printf(b, "\", \"checking\": %s, \"last_check\": \"",
+		    be->check.stage != CHECK_IDLE ? "true" : "false");
+		sb_escaped(b, be->check.last_ok < 0 ? "" : be->check.last,
+		    REPORT_JSON);
+		sb_printf(b, "\", \"last_check_passed\": %s",
+		    be->check.last_ok < 0 ? "null" : be->check.last_ok ?
+		    "true" : "false");
+		for (f = 0; f < NFIELDS; f++) {
+			if (fields[f].json == NULL)
+				continue;
+			sb_printf(b, ", \"%s\": ", fields[f].json);
+			sb_number(b, fields[f].get(be, now));
+		}
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "\n]}\n");
+}
+
+static void
+report_metrics(struct sbuf *b, double now, double started)
+{
+	size_t f;
+	int i;
+
+	sb_printf(b, "# HELP lb_clients Client connections open now.\n"
+	    "# TYPE lb_clients gauge\nlb_clients %d\n"
+	    "# HELP lb_backends_up Backends that are up.\n"
+	    "# TYPE lb_backends_up gauge\nlb_backends_up %d\n"
+	    "# HELP lb_uptime_seconds Seconds since lb started.\n"
+	    "# TYPE lb_uptime_seconds gauge\nlb_uptime_seconds %.3f\n",
+	    conn_count(), count_up(), now - started);
+	for (f = 0; f < NFIELDS; f++) {
+		if (fields[f].metric == NULL)
+			continue;
+		sb_printf(b, "# HELP lb_backend_%s %s\n# TYPE lb_backend_%s %s\n",
+		    fields[f].metric, fields[f].help, fields[f].metric,
+		    fields[f].type);
+		for (i = 0; i < nbackends; i++) {
+			sb_printf(b, "lb_backend_%s{backend=\"",
+			    fields[f].metric);
+			sb_escaped(b, backends[i].addr.str, REPORT_METRICS);
+			sb_printf(b, "\"} ");
+			sb_number(b, fields[f].get(&backends[i], now));
+			sb_printf(b, "\n");
+		}
+	}
+}
+
+void
+report(struct sbuf *b, enum report_format f, double now, double started)
+{
+	switch (f) {
+	case REPORT_TEXT:
+		report_text(b, now, started);
+		break;
+	case REPORT_HTML:
+		report_html(b, now, started);
+		break;
+	case REPORT_JSON:
+		report_json(b, now, started);
+		break;
+	case REPORT_METRICS:
+		report_metrics(b, now, started);
+		break;
+	}
+}

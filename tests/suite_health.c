@@ -1,0 +1,623 @@
+/*
+ * suite_health.c - final/'s active health checks and its status page.
+ *
+ * The balancer this project grew from never probed a server it had taken
+ * out. Here every backend is probed, up or down: a sick one goes out
+ * after FALL failed checks and comes back after RISE passes, a hung one
+ * goes out by the check timeout, and with every backend down the probes
+ * go on (counted at the backends) until service resumes by itself. The
+ * status page must say the same thing in all four of its formats.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "json.h"
+#include "suites.h"
+
+#define GET	"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* GET path from port: the status; *r kept if r is not NULL. */
+static int
+get(int port, const char *path, const char *extra, struct h_resp *r)
+{
+	struct h_resp own;
+	char req[512];
+	int status;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n",
+	    path, extra != NULL ? extra : "");
+	if (r == NULL)
+		r = &own;
+	ck_assert_int_eq(h_request(port, req, r), 0);
+	status = r->status;
+	if (r == &own)
+		h_resp_free(r);
+	return status;
+}
+
+/* Who answers GET / through the balancer ("503" when nobody does). */
+static const char *
+who(int port)
+{
+	static char name[32];
+	struct h_resp r;
+	const char *b;
+
+	get(port, "/", NULL, &r);
+	b = h_header(&r, "X-Backend");
+	snprintf(name, sizeof(name), "%s", r.status == 200 && b != NULL ? b :
+	    "503");
+	if (r.status != 200 && r.status != 503)
+		snprintf(name, sizeof(name), "%d", r.status);
+	h_resp_free(&r);
+	return name;
+}
+
+/* Tell a test backend its /health is sick, or well. */
+static void
+set_health(struct h_proc *be, const char *how)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/control/%s", how);
+	ck_assert_int_eq(get(be->port, path, NULL, NULL), 200);
+}
+
+/* How many health checks a test backend has answered. */
+static long
+checks_seen(struct h_proc *be)
+{
+	struct h_resp r;
+	const char *h;
+	long n;
+
+	ck_assert_int_eq(get(be->port, "/control/stats", NULL, &r), 200);
+	h = strstr(r.body, "health ");
+	ck_assert_ptr_nonnull(h);
+	n = atol(h + 7);
+	h_resp_free(&r);
+	return n;
+}
+
+/* The balancer's stderr says this about backend be, within ms. */
+static void
+expect_event(struct h_proc *lb, struct h_proc *be, const char *what, int ms)
+{
+	char want[160];
+
+	snprintf(want, sizeof(want), "127.0.0.1:%d %s", be->port, what);
+	ck_assert_msg(h_wait_for_text(lb->err, want, h_scaled(ms)),
+	    "no '%s' on the balancer's stderr", want);
+}
+
+/* Ask until name answers, for at most ms; the ms it took. */
+static long
+wait_for(int port, const char *name, int ms)
+{
+	struct timespec t0, t1;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < h_scaled(ms) / 20; i++) {
+		if (strcmp(who(port), name) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			return (t1.tv_sec - t0.tv_sec) * 1000 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		}
+		pause_ms(20);
+	}
+	ck_abort_msg("%s never answered within %d ms", name, h_scaled(ms));
+	return -1;
+}
+
+START_TEST(a_sick_backend_goes_out_and_comes_back)
+{
+	struct h_proc *be[2], *lb;
+	int i, seen2 = 0;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "100", NULL);
+	set_health(be[1], "sick");
+	expect_event(lb, be[1], "DOWN after 3 failed checks: status 503",
+	    3000);
+	for (i = 0; i < 6; i++)
+		ck_assert_str_eq(who(lb->port), "b1");
+	/* Sick means its /health, not the rest: b2 still serves. */
+	ck_assert_int_eq(get(be[1]->port, "/anything", NULL, NULL), 200);
+	set_health(be[1], "well");
+	expect_event(lb, be[1], "UP after 2 passed checks, down for ", 3000);
+	for (i = 0; i < 4; i++)
+		seen2 += strcmp(who(lb->port), "b2") == 0;
+	ck_assert_int_eq(seen2, 2);
+}
+END_TEST
+
+/* The seed's bug, against active checks: nothing up, then all back. */
+START_TEST(all_killed_then_restarted_resume_by_themselves)
+{
+	struct h_proc *be[2], *lb;
+	struct h_resp r;
+	const char *ra;
+	int i;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "300", "-R", "2", NULL);
+	for (i = 0; i < 2; i++)
+		h_kill(be[i]);
+	for (i = 0; i < 2; i++)
+		expect_event(lb, be[i], "DOWN after 3 failed checks: connect: "
+		    "Connection refused", 3000);
+	ck_assert_int_eq(get(lb->port, "/", NULL, &r), 503);
+	ra = h_header(&r, "Retry-After");
+	ck_assert_ptr_nonnull(ra);
+	/* The next probe within 0.3 s, the second 0.3 s later. */
+	ck_assert_msg(atoi(ra) == 1, "Retry-After: %s", ra);
+	h_resp_free(&r);
+	for (i = 0; i < 2; i++)
+		h_backend_at(be[i]->port, i == 0 ? "b1" : "b2", "-q", NULL);
+	wait_for(lb->port, "b1", 3000);
+	for (i = 0; i < 2; i++)
+		expect_event(lb, be[i], "UP after 2 passed checks, down for ",
+		    3000);
+}
+END_TEST
+
+START_TEST(a_hung_backend_goes_out_by_the_check_timeout)
+{
+	struct h_proc *be[2], *lb;
+	int i;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", "-m", "stall", NULL);
+	lb = h_lb(2, be, "-i", "100", "-t", "check=200", NULL);
+	expect_event(lb, be[1], "DOWN after 3 failed checks: timeout after "
+	    "200 ms", 3000);
+	for (i = 0; i < 4; i++)		/* no 30 s wait on b2: it is out */
+		ck_assert_str_eq(who(lb->port), "b1");
+}
+END_TEST
+
+START_TEST(probes_go_on_while_every_backend_is_down)
+{
+	struct h_proc *be[2], *lb;
+	long before[2];
+	int i;
+
+	be[0] = h_backend("b1", "-q", "-k", NULL);	/* sick from the start */
+	be[1] = h_backend("b2", "-q", "-k", NULL);
+	lb = h_lb(2, be, "-i", "100", NULL);
+	for (i = 0; i < 2; i++)
+		expect_event(lb, be[i], "DOWN after 3 failed checks: status 503",
+		    3000);
+	ck_assert_str_eq(who(lb->port), "503");
+	for (i = 0; i < 2; i++)
+		before[i] = checks_seen(be[i]);
+	pause_ms(1000);
+	for (i = 0; i < 2; i++) {
+		long now = checks_seen(be[i]);
+		ck_assert_msg(now >= before[i] + 5, "b%d: %ld checks, then %ld "
+		    "a second later", i + 1, before[i], now);
+	}
+	ck_assert_str_eq(who(lb->port), "503");
+	set_health(be[1], "well");
+	wait_for(lb->port, "b2", 3000);
+}
+END_TEST
+
+/*
+ * A connect that live traffic cannot make counts toward FALL, so a dead
+ * backend goes out before its probe (-i 60000: b2's first probe is 30 s
+ * away). Back up, it stays out until a probe says otherwise.
+ */
+START_TEST(live_traffic_takes_out_only_probes_bring_back)
+{
+	struct h_proc *be[2], *lb;
+	int i;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "60000", NULL);
+	h_kill(be[1]);
+	for (i = 0; i < 6; i++)
+		ck_assert_str_eq(who(lb->port), "b1");
+	expect_event(lb, be[1], "DOWN after 3 failed connects by live "
+	    "traffic: connect: Connection refused", 1000);
+	h_backend_at(be[1]->port, "b2", "-q", NULL);
+	for (i = 0; i < 6; i++)
+		ck_assert_str_eq(who(lb->port), "b1");
+}
+END_TEST
+
+/* -o: with every backend down, try them anyway; without it, 503. */
+START_TEST(fail_open_tries_them_all_anyway)
+{
+	struct h_proc *be[2], *open, *shut;
+	int i, seen2 = 0;
+
+	be[0] = h_backend("b1", "-q", "-k", NULL);
+	be[1] = h_backend("b2", "-q", "-k", NULL);
+	open = h_lb(2, be, "-i", "100", "-o", NULL);
+	shut = h_lb(2, be, "-i", "100", NULL);
+	for (i = 0; i < 2; i++) {
+		expect_event(open, be[i], "DOWN after 3 failed checks", 3000);
+		expect_event(shut, be[i], "DOWN after 3 failed checks", 3000);
+	}
+	for (i = 0; i < 4; i++) {
+		const char *w = who(open->port);
+		ck_assert_msg(strcmp(w, "b1") == 0 || strcmp(w, "b2") == 0,
+		    "fail open answered %s", w);
+		seen2 += strcmp(w, "b2") == 0;
+	}
+	ck_assert_int_eq(seen2, 2);
+	ck_assert_str_eq(who(shut->port), "503");
+}
+END_TEST
+
+/* ---- the status page ---- */
+
+/*
+ * Check a Prometheus text exposition, line by line: "# HELP name text",
+ * "# TYPE name gauge|counter" before a family's samples, and samples
+ * "name{label="value",...} number" or "name number". Returns the value
+ * of the sample "name{backend="<backend>"}" (or plain "name" if backend
+ * is NULL), and fails the test if there is none.
+ */
+static double
+metric(const char *text, const char *name, const char *backend)
+{
+	char typed[64][64], want[160];
+	const char *line, *end, *p;
+	double found = -1;
+	int ntyped = 0, hits = 0, i;
+
+	if (backend != NULL)
+		snprintf(want, sizeof(want), "%s{backend=\"%s\"}", name, backend);
+	else
+		snprintf(want, sizeof(want), "%s", name);
+	for (line = text; *line != '\0'; line = end + 1) {
+		char fam[64], *num_end;
+		size_t n;
+		double v;
+
+		end = strchr(line, '\n');
+		ck_assert_msg(end != NULL, "unterminated line: %s", line);
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			ck_assert(sscanf(line + 7, "%63s", typed[ntyped]) == 1);
+			p = line + 7 + strlen(typed[ntyped]);
+			ck_assert_msg(strncmp(p, " gauge\n", 7) == 0 ||
+			    strncmp(p, " counter\n", 9) == 0, "bad: %.*s",
+			    (int)(end - line), line);
+			if (strncmp(p, " counter", 8) == 0)
+				ck_assert_msg(strstr(typed[ntyped], "_total") !=
+				    NULL, "a counter without _total: %s",
+				    typed[ntyped]);
+			ck_assert_int_lt(++ntyped, 64);
+			continue;
+		}
+		n = strspn(line, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_:0123456789");
+		ck_assert_msg(n > 0 && n < sizeof(fam) && !isdigit(line[0]),
+		    "bad sample: %.*s", (int)(end - line), line);
+		snprintf(fam, sizeof(fam), "%.*s", (int)n, line);
+		for (i = 0; i < ntyped && strcmp(typed[i], fam) != 0; i++)
+			;
+		ck_assert_msg(i < ntyped, "%s has no # TYPE before it", fam);
+		p = line + n;
+		if (*p == '{') {	/* label="value" pairs, escapes \" \\ */
+			for (p++; *p != '}' && p < end; p++)
+				if (*p == '\\')
+					p++;
+			ck_assert_msg(*p == '}', "bad labels: %.*s",
+			    (int)(end - line), line);
+			p++;
+		}
+		ck_assert_msg(*p == ' ', "no value: %.*s", (int)(end - line),
+		    line);
+		v = strtod(p + 1, &num_end);
+		ck_assert_msg(num_end == end && num_end > p + 1, "bad value: "
+		    "%.*s", (int)(end - line), line);
+		if ((size_t)(p - line) == strlen(want) &&
+		    strncmp(line, want, strlen(want)) == 0) {
+			found = v;
+			hits++;
+		}
+	}
+	ck_assert_msg(hits == 1, "%s: %d samples", want, hits);
+	return found;
+}
+
+/* GET path from the status listener: 200, and the body (free it). */
+static char *
+page(int port, const char *path, const char *accept, const char *type)
+{
+	struct h_resp r;
+	char extra[128] = "", *body;
+
+	if (accept != NULL)
+		snprintf(extra, sizeof(extra), "Accept: %s\r\n", accept);
+	ck_assert_int_eq(get(port, path, extra, &r), 200);
+	ck_assert_int_eq(r.complete, 1);
+	ck_assert_ptr_nonnull(h_header(&r, "Content-Type"));
+	ck_assert_msg(strncmp(h_header(&r, "Content-Type"), type,
+	    strlen(type)) == 0, "%s: Content-Type %s", path,
+	    h_header(&r, "Content-Type"));
+	body = r.body;
+	r.body = NULL;
+	h_resp_free(&r);
+	return body;
+}
+
+/* status.json's value at path, which must be there. */
+static void
+json_at(const char *doc, const char *path, char *out, size_t n)
+{
+	ck_assert_msg(json_get(doc, path, out, n) == 0, "no %s in %s", path,
+	    doc);
+}
+
+/* What every format says about backend i (named name): up or down? */
+static void
+formats_agree(int sport, int i, const char *name, int up)
+{
+	char path[64], v[128], row[160], line[160];
+	char *json = page(sport, "/status.json", NULL, "application/json");
+	char *text = page(sport, "/status.txt", NULL, "text/plain");
+	char *html = page(sport, "/", "text/html,*/*;q=0.8", "text/html");
+	char *plain = page(sport, "/", NULL, "text/plain");
+	char *prom = page(sport, "/metrics", NULL, "text/plain");
+
+	ck_assert_msg(json_valid(json), "not JSON: %s", json);
+	snprintf(path, sizeof(path), "backends.%d.name", i);
+	json_at(json, path, v, sizeof(v));
+	ck_assert_str_eq(v, name);
+	snprintf(path, sizeof(path), "backends.%d.state", i);
+	json_at(json, path, v, sizeof(v));
+	ck_assert_str_eq(v, up ? "up" : "down");
+	snprintf(path, sizeof(path), "backends.%d.up", i);
+	json_at(json, path, v, sizeof(v));
+	ck_assert_str_eq(v, up ? "true" : "false");
+	ck_assert_double_eq(metric(prom, "lb_backend_up", name), up);
+	snprintf(line, sizeof(line), "%s %s for ", name, up ? "UP" : "DOWN");
+	ck_assert_msg(strstr(text, line) != NULL, "no '%s' in %s", line, text);
+	ck_assert_msg(strstr(plain, line) != NULL, "/ for curl: %s", plain);
+	snprintf(row, sizeof(row), "<tr class=\"%s\" id=\"backend-%d\"><td>"
+	    "%s</td><td class=\"state\">%s</td>", up ? "up" : "down", i + 1,
+	    name, up ? "UP" : "DOWN");
+	ck_assert_msg(strstr(html, row) != NULL, "no '%s' in %s", row, html);
+	free(json);
+	free(text);
+	free(html);
+	free(plain);
+	free(prom);
+}
+
+START_TEST(status_page_agrees_with_reality)
+{
+	struct h_proc *be[2], *lb;
+	char name[2][32], v[128];
+	char *json, *prom;
+	int i, sport = h_free_port();
+	char sarg[32];
+
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "100", "-a", sarg, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(name[i], sizeof(name[i]), "127.0.0.1:%d", be[i]->port);
+		formats_agree(sport, i, name[i], 1);
+	}
+	for (i = 0; i < 3; i++)
+		who(lb->port);		/* b1, b2, b1 */
+	set_health(be[1], "sick");
+	expect_event(lb, be[1], "DOWN after 3 failed checks: status 503",
+	    3000);
+	formats_agree(sport, 0, name[0], 1);
+	formats_agree(sport, 1, name[1], 0);
+
+	/* The why, the counters, and the same numbers in JSON and metrics. */
+	json = page(sport, "/status.json", NULL, "application/json");
+	prom = page(sport, "/metrics", NULL, "text/plain");
+	json_at(json, "backends.1.why", v, sizeof(v));
+	ck_assert_str_eq(v, "status 503");
+	json_at(json, "backends.0.requests", v, sizeof(v));
+	ck_assert_str_eq(v, "2");
+	ck_assert_double_eq(metric(prom, "lb_backend_requests_total",
+	    name[0]), 2);
+	ck_assert_double_eq(metric(prom, "lb_backend_requests_total",
+	    name[1]), 1);
+	ck_assert_double_eq(metric(prom, "lb_backends_up", NULL), 1);
+	json_at(json, "backends_up", v, sizeof(v));
+	ck_assert_str_eq(v, "1");
+	json_at(json, "backends.1.fall", v, sizeof(v));
+	ck_assert_str_eq(v, "3");
+	json_at(json, "backends.1.checks_failed", v, sizeof(v));
+	ck_assert_int_ge(atoi(v), 3);
+	ck_assert(metric(prom, "lb_backend_checks_failed_total", name[1]) >= 3);
+	ck_assert(json_get(json, "backends.2", v, sizeof(v)) < 0);
+	free(json);
+	free(prom);
+
+	set_health(be[1], "well");
+	expect_event(lb, be[1], "UP after 2 passed checks", 3000);
+	formats_agree(sport, 1, name[1], 1);
+}
+END_TEST
+
+START_TEST(status_page_is_read_only)
+{
+	struct h_proc *b, *lb;
+	struct h_resp r;
+	int sport = h_free_port();
+	char sarg[32];
+
+	snprintf(sarg, sizeof(sarg), "%d", sport);	/* loopback */
+	b = h_backend("b1", "-q", NULL);
+	lb = h_lb(1, &b, "-a", sarg, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	ck_assert_int_eq(h_request(sport, "POST /status.json HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Length: 0\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_pstr_eq(h_header(&r, "Allow"), "GET, HEAD");
+	h_resp_free(&r);
+	ck_assert_int_eq(get(sport, "/control/sick", NULL, NULL), 404);
+	ck_assert_int_eq(h_request(sport, "HEAD /metrics HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 0);
+	h_resp_free(&r);
+	ck_assert_int_eq(h_request(sport, "nonsense\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 400);
+	h_resp_free(&r);
+	ck_assert_str_eq(who(lb->port), "b1");	/* and lb serves on */
+}
+END_TEST
+
+/* Is there an executable called name in a directory of $PATH? */
+static int
+on_path(const char *name)
+{
+	const char *path = getenv("PATH"), *end;
+	char file[512];
+
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0;
+	for (; path != NULL && *path != '\0'; path = *end ? end + 1 : end) {
+		end = strchr(path, ':');
+		if (end == NULL)
+			end = path + strlen(path);
+		snprintf(file, sizeof(file), "%.*s/%s", (int)(end - path), path,
+		    name);
+		if (access(file, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The HTML page in a real browser: headless Chromium loads it and the
+ * DOM it builds has every backend's row. CI sets REQUIRE_CHROMIUM=1, so
+ * there a missing browser is a failure, not a skip.
+ */
+START_TEST(status_page_loads_in_chromium)
+{
+	const char *chromium = getenv("CHROMIUM");
+	struct h_proc *be[3], *lb, *browser;
+	char *argv[16], url[64], profile[64], sarg[32], row[96], *dom;
+	int i, n = 0, sport = h_free_port();
+
+	if (chromium == NULL)
+		chromium = "chromium";
+	if (!on_path(chromium)) {
+		ck_assert_msg(getenv("REQUIRE_CHROMIUM") == NULL,
+		    "REQUIRE_CHROMIUM is set but there is no %s", chromium);
+		h_skip("no chromium here (apt-get install chromium)");
+		return;
+	}
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
+	for (i = 0; i < 3; i++)
+		be[i] = h_backend(i == 0 ? "b1" : i == 1 ? "b2" : "b3", "-q",
+		    i == 2 ? "-k" : NULL, NULL);
+	lb = h_lb(3, be, "-i", "100", "-a", sarg, NULL);
+	expect_event(lb, be[2], "DOWN after 3 failed checks", 3000);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", sport);
+	snprintf(profile, sizeof(profile), "--user-data-dir=/tmp/lb-chromium"
+	    "-%ld", (long)getpid());
+	argv[n++] = (char *)chromium;
+	argv[n++] = "--headless";
+	argv[n++] = "--no-sandbox";	/* CI runs as root */
+	argv[n++] = "--disable-gpu";
+	argv[n++] = "--no-first-run";
+	argv[n++] = "--disable-background-networking";
+	argv[n++] = "--disable-component-update";
+	argv[n++] = "--disable-sync";
+	argv[n++] = profile;
+	argv[n++] = "--dump-dom";
+	argv[n++] = url;
+	argv[n] = NULL;
+	browser = h_spawn("chromium", argv, 0);
+	ck_assert_int_eq(h_wait_exit(browser, 25000), 0);
+	dom = h_slurp(browser->out);
+	unlink(browser->err);	/* its own chatter is not ours to judge */
+	ck_assert_msg(strstr(dom, "<title>lb status</title>") != NULL,
+	    "not the status page: %.300s", dom);
+	for (i = 0; i < 3; i++) {
+		snprintf(row, sizeof(row), "<tr class=\"%s\" id=\"backend-%d\">"
+		    "<td>127.0.0.1:%d</td>", i == 2 ? "down" : "up", i + 1,
+		    be[i]->port);
+		ck_assert_msg(strstr(dom, row) != NULL, "no row '%s' in %s",
+		    row, dom);
+	}
+	free(dom);
+}
+END_TEST
+
+START_TEST(health_options_are_checked)
+{
+	static const char *const bad[][2] = {
+		{ "-H", "health" }, { "-H", "/a b" }, { "-R", "0" },
+		{ "-R", "x" }, { "-F", "0" }, { "-F", "101" }, { "-a", "x:y" },
+		{ "-a", "" }, { "-t", "check=0" }, { "-i", "0" },
+	};
+	char *argv[8], *err;
+	struct h_proc *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[0] = (char *)h_lb_path();
+		argv[1] = "-b";
+		argv[2] = "127.0.0.1:9";
+		argv[3] = (char *)bad[i][0];
+		argv[4] = (char *)bad[i][1];
+		argv[5] = NULL;
+		p = h_spawn("lb-args", argv, 0);
+		ck_assert_int_eq(h_wait_exit(p, 5000), 2);
+		err = h_slurp(p->err);
+		ck_assert_msg(strstr(err, bad[i][0]) != NULL, "%s %s: %s",
+		    bad[i][0], bad[i][1], err);
+		free(err);
+	}
+}
+END_TEST
+
+Suite *
+health_suite(void)
+{
+	const TTest *const tests[] = {
+		a_sick_backend_goes_out_and_comes_back,
+		all_killed_then_restarted_resume_by_themselves,
+		a_hung_backend_goes_out_by_the_check_timeout,
+		probes_go_on_while_every_backend_is_down,
+		live_traffic_takes_out_only_probes_bring_back,
+		fail_open_tries_them_all_anyway,
+		status_page_agrees_with_reality,
+		status_page_is_read_only,
+		status_page_loads_in_chromium,
+		health_options_are_checked,
+		NULL
+	};
+
+	return h_suite("health", tests, NULL);
+}
