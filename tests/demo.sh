@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh LB N [LB-ARGS...]: start N test backends (b1 on 9001, b2 on
 # 9002, ...) and the balancer LB on 8080 in front of them, say what to
-# try, and stop them all on Ctrl-C.
+# try, and stop them all on Ctrl-C. With STATUS=PORT in the environment
+# (final/: LB-ARGS has -a PORT), also how to watch the health checks.
 lb=$1 n=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,7 @@ while [ "$i" -le "$n" ]; do
 	port=$((9000 + i))
 	"$here/backend" -l "$port" -n "b$i" -q &
 	pids="$pids $!"
+	last_pid=$!
 	bargs="$bargs -b 127.0.0.1:$port"
 	i=$((i + 1))
 done
@@ -38,6 +40,31 @@ In another terminal, try:
     for i in 1 2 3 4; do curl -s http://127.0.0.1:8080/ | head -1; done
     curl -s 'http://127.0.0.1:8080/big?size=10000000' | wc -c
     curl -i 'http://127.0.0.1:8080/x?status=500'
+MSG
+if [ -n "$STATUS" ]; then
+	cat <<MSG
+
+The status page: open http://127.0.0.1:$STATUS/ in a browser, or
+
+    curl -s http://127.0.0.1:$STATUS/              (text)
+    curl -s http://127.0.0.1:$STATUS/status.json   (JSON, for scripts)
+    curl -s http://127.0.0.1:$STATUS/metrics       (Prometheus)
+
+Make b2 sick (its /health answers 503, everything else still 200): after
+3 failed checks lb logs "DOWN" here and the round robin skips b2. Then
+make it well: "UP" after 2 passed checks.
+
+    curl -s http://127.0.0.1:9002/control/sick
+    curl -s http://127.0.0.1:9002/control/well
+
+Kill b$n, then start it again: DOWN with "Connection refused", then UP,
+by itself, with no restart of lb.
+
+    kill $last_pid
+    $here/backend -l $((9000 + n)) -n b$n -q &
+MSG
+fi
+cat <<MSG
 
 Then try what the README's "What breaks" shows.
 Press Ctrl-C here to stop everything.
