@@ -154,6 +154,19 @@ bad_arg(const char *msg, const char *opt, const char *val)
 	exit(2);
 }
 
+/* optarg is a whole number in [lo, hi], stored in *out, or we stop here. */
+static void
+number_arg(const char *opt, const char *what, int lo, int hi, int *out)
+{
+	char msg[64];
+
+	if (number(optarg, lo, hi, out) < 0) {
+		snprintf(msg, sizeof(msg), "want %s from %d to %d", what, lo,
+		    hi);
+		bad_arg(msg, opt, optarg);
+	}
+}
+
 static void
 parse_args(int argc, char **argv)
 {
@@ -182,19 +195,14 @@ parse_args(int argc, char **argv)
 			cfg.health_path = optarg;
 			break;
 		case 'i':
-			if (number(optarg, 1, 3600000, &cfg.interval_ms) < 0)
-				bad_arg("want milliseconds from 1 to 3600000",
-				    "-i", optarg);
+			number_arg("-i", "milliseconds", 1, 3600000,
+			    &cfg.interval_ms);
 			break;
 		case 'R':
-			if (number(optarg, 1, 100, &cfg.rise) < 0)
-				bad_arg("want a number from 1 to 100", "-R",
-				    optarg);
+			number_arg("-R", "a number", 1, 100, &cfg.rise);
 			break;
 		case 'F':
-			if (number(optarg, 1, 100, &cfg.fall) < 0)
-				bad_arg("want a number from 1 to 100", "-F",
-				    optarg);
+			number_arg("-F", "a number", 1, 100, &cfg.fall);
 			break;
 		case 'o':
 			cfg.fail_open = 1;
@@ -209,23 +217,18 @@ parse_args(int argc, char **argv)
 			if (parse_timeouts(copy, &bad) < 0)
 				bad_arg("want NAME=MS,... with NAME one of "
 				    "connect, head, response, idle, drain, "
-				    "check",
-				    "-t", optarg);
+				    "check", "-t", optarg);
 			break;
 		case 'x':
-			if (number(optarg, 0, MAX_BACKENDS, &cfg.retries) < 0)
-				bad_arg("want a number from 0 to 64", "-x",
-				    optarg);
+			number_arg("-x", "a number", 0, MAX_BACKENDS,
+			    &cfg.retries);
 			break;
 		case 'p':
-			if (number(optarg, 0, 1000, &cfg.pool_size) < 0)
-				bad_arg("want a number from 0 to 1000", "-p",
-				    optarg);
+			number_arg("-p", "a number", 0, 1000, &cfg.pool_size);
 			break;
 		case 'm':
-			if (number(optarg, 1, FD_SETSIZE, &cfg.max_conns) < 0)
-				bad_arg("want a number from 1 to FD_SETSIZE",
-				    "-m", optarg);
+			number_arg("-m", "a number", 1, FD_SETSIZE,
+			    &cfg.max_conns);
 			break;
 		case ':':
 			fprintf(stderr, "lb: option -%c needs a value\n", optopt);

@@ -224,12 +224,26 @@ next_text(const struct backend *be, double now, char *out, size_t n)
 		snprintf(out, n, "in %.1f s", next_check_s(be, now));
 }
 
+/* What the text and HTML pages say about one backend, in words. */
+struct words {
+	char	since[32], progress[32], last[160], next[32];
+};
+
+static void
+describe(const struct backend *be, double now, struct words *w)
+{
+	since_text(be, now, w->since, sizeof(w->since));
+	progress_text(be, w->progress, sizeof(w->progress));
+	last_text(be, w->last, sizeof(w->last));
+	next_text(be, now, w->next, sizeof(w->next));
+}
+
 /* ---- the formats ---- */
 
 static void
 report_text(struct sbuf *b, double now, double started)
 {
-	char since[32], prog[32], last[160], next[32];
+	struct words w;
 	int i;
 
 	sb_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s\n",
@@ -237,16 +251,13 @@ report_text(struct sbuf *b, double now, double started)
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
-		since_text(be, now, since, sizeof(since));
-		progress_text(be, prog, sizeof(prog));
-		last_text(be, last, sizeof(last));
-		next_text(be, now, next, sizeof(next));
+		describe(be, now, &w);
 		sb_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  %llu requests, %llu failures, %llu bytes; "
 		    "connections %d active, %d idle\n", be->addr.str,
-		    be->up ? "UP" : "DOWN", now - be->since, since, be->why,
-		    last, next, prog, be->requests, be->failures, be->bytes,
+		    be->up ? "UP" : "DOWN", now - be->since, w.since, be->why,
+		    w.last, w.next, w.progress, be->requests, be->failures, be->bytes,
 		    be->active, be->nidle);
 	}
 }
@@ -257,7 +268,7 @@ report_html(struct sbuf *b, double now, double started)
 	static const char *const cols[] = { "backend", "state", "for", "why",
 	    "rise/fall", "next check", "last check", "requests", "failures",
 	    "bytes", "active / idle", NULL };
-	char since[32], prog[32], last[160], next[32];
+	struct words w;
 	int i;
 
 	sb_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
@@ -285,20 +296,17 @@ report_html(struct sbuf *b, double now, double started)
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
-		since_text(be, now, since, sizeof(since));
-		progress_text(be, prog, sizeof(prog));
-		last_text(be, last, sizeof(last));
-		next_text(be, now, next, sizeof(next));
+		describe(be, now, &w);
 		sb_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
 		    be->up ? "up" : "down", i + 1);
 		sb_escaped(b, be->addr.str, REPORT_HTML);
 		sb_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
 		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-		    be->up ? "UP" : "DOWN", now - be->since, since);
+		    be->up ? "UP" : "DOWN", now - be->since, w.since);
 		sb_escaped(b, be->why, REPORT_HTML);
-		sb_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">", prog,
-		    next);
-		sb_escaped(b, last, REPORT_HTML);
+		sb_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
+		    w.progress, w.next);
+		sb_escaped(b, w.last, REPORT_HTML);
 		sb_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
 		    "</td><td class=\"n\">%llu</td><td class=\"n\">%d / %d</td>"
 		    "</tr>\n", be->requests, be->failures, be->bytes,

@@ -556,6 +556,27 @@ h_suite(const char *name, const TTest *const *tests, TCase **tc)
 	return s;
 }
 
+/* Run the balancer with these args; it must exit 2 naming want. */
+void
+h_expect_bad_args(char *const args[], const char *want)
+{
+	char *argv[16], *err;
+	struct h_proc *p;
+	int n = 0, i;
+
+	argv[n++] = (char *)h_lb_path();
+	for (i = 0; args[i] != NULL; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	p = h_spawn("lb-args", argv, 0);
+	ck_assert_int_eq(h_wait_exit(p, 5000), 2);
+	err = h_slurp(p->err);
+	ck_assert_msg(strstr(err, want) != NULL, "stderr '%s' lacks '%s'",
+	    err, want);
+	ck_assert_msg(strstr(err, "usage") != NULL, "no usage in '%s'", err);
+	free(err);
+}
+
 struct h_conn *
 h_connect(int port)
 {

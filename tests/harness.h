@@ -60,6 +60,7 @@ struct h_proc *h_backend_at(int port, const char *name, ...);
 struct h_proc *h_lb(int nbackends, struct h_proc **backends, ...);
 struct h_proc *h_lb_args(char *const args[]);	/* LB args, no -l */
 int	 h_wait_exit(struct h_proc *p, int ms);	/* exit status or -1 */
+void	 h_expect_bad_args(char *const args[], const char *want);
 void	 h_kill(struct h_proc *p);		/* SIGKILL, reap */
 void	 h_teardown(void);
 Suite	*h_suite(const char *name, const TTest *const *tests, TCase **tc);

@@ -205,27 +205,19 @@ END_TEST
 
 START_TEST(cool_down_option_is_checked)
 {
-	static char *const bad[][3] = {
-		{ "abc", NULL }, { "-1", NULL }, { "", NULL }, { "3601", NULL },
-	};
-	char *argv[8], *err;
-	struct h_proc *p;
+	static const char *const bad[] = { "abc", "-1", "", "3601" };
+	char *args[5], want[32];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		argv[0] = (char *)h_lb_path();
-		argv[1] = "-b";
-		argv[2] = "127.0.0.1:9";
-		argv[3] = (char *)cooldown_opt();
-		argv[4] = h_level() >= 4 && strcmp(bad[i][0], "3601") == 0 ?
-		    "3600001" : bad[i][0];
-		argv[5] = NULL;
-		p = h_spawn("lb-args", argv, 0);
-		ck_assert_int_eq(h_wait_exit(p, 5000), 2);
-		err = h_slurp(p->err);
-		ck_assert_msg(strstr(err, cooldown_opt()) != NULL, "stderr: %s",
-		    err);
-		free(err);
+		args[0] = "-b";
+		args[1] = "127.0.0.1:9";
+		args[2] = (char *)cooldown_opt();
+		args[3] = h_level() >= 4 && strcmp(bad[i], "3601") == 0 ?
+		    "3600001" : (char *)bad[i];
+		args[4] = NULL;
+		snprintf(want, sizeof(want), "%s '%s'", args[2], args[3]);
+		h_expect_bad_args(args, want);
 	}
 }
 END_TEST

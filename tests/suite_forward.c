@@ -280,27 +280,6 @@ START_TEST(clients_that_vanish_do_no_harm)
 }
 END_TEST
 
-/* Run the balancer with these args; it must exit 2 naming want. */
-static void
-expect_bad_args(char *const args[], const char *want)
-{
-	char *argv[16], *err;
-	struct h_proc *p;
-	int n = 0, i;
-
-	argv[n++] = (char *)h_lb_path();
-	for (i = 0; args[i] != NULL; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	p = h_spawn("lb-args", argv, 0);
-	ck_assert_int_eq(h_wait_exit(p, 5000), 2);
-	err = h_slurp(p->err);
-	ck_assert_msg(strstr(err, want) != NULL, "stderr '%s' lacks '%s'",
-	    err, want);
-	ck_assert_msg(strstr(err, "usage") != NULL, "no usage in '%s'", err);
-	free(err);
-}
-
 START_TEST(bad_arguments_exit_2)
 {
 	char *a1[] = { "-b", "nohostport", NULL };
@@ -311,14 +290,14 @@ START_TEST(bad_arguments_exit_2)
 	char *a6[] = { "-l", "1", NULL };
 	char *a7[] = { "-b", "127.0.0.1:9", "-b", "127.0.0.1:10", NULL };
 
-	expect_bad_args(a1, "-b 'nohostport'");
-	expect_bad_args(a2, "-b '127.0.0.1:0'");
-	expect_bad_args(a3, "-l '99999'");
-	expect_bad_args(a4, "-l '[::1:80'");
-	expect_bad_args(a5, "unknown option '-Z'");
-	expect_bad_args(a6, "-b");
+	h_expect_bad_args(a1, "-b 'nohostport'");
+	h_expect_bad_args(a2, "-b '127.0.0.1:0'");
+	h_expect_bad_args(a3, "-l '99999'");
+	h_expect_bad_args(a4, "-l '[::1:80'");
+	h_expect_bad_args(a5, "unknown option '-Z'");
+	h_expect_bad_args(a6, "-b");
 	if (h_level() == 1)
-		expect_bad_args(a7, "lesson 2");
+		h_expect_bad_args(a7, "lesson 2");
 }
 END_TEST
 
@@ -337,10 +316,17 @@ START_TEST(help_lists_every_option)
 		ck_assert_ptr_nonnull(strstr(out, "-r SECONDS"));
 		ck_assert_ptr_nonnull(strstr(out, "(default 5)"));
 	}
-	if (h_level() >= 4) {	/* the retry interval and the timeouts */
-		ck_assert_ptr_nonnull(strstr(out, "-i MS"));
-		ck_assert_ptr_nonnull(strstr(out, "response=MS"));
-		ck_assert_ptr_nonnull(strstr(out, "(default 30000)"));
+	if (h_level() >= 4) {	/* health checks, status page, timeouts */
+		static const char *const opts[] = { "-i MS", "(default 2000)",
+		    "-H PATH", "(default /health)", "-R N", "(default 2)",
+		    "-F N", "(default 3)", "-a [HOST:]PORT", "-o ",
+		    "response=MS", "(default 30000)", "check=MS",
+		    "(default 1000)", NULL };
+		const char *const *o;
+
+		for (o = opts; *o != NULL; o++)
+			ck_assert_msg(strstr(out, *o) != NULL, "no '%s' in %s",
+			    *o, out);
 	}
 	free(out);
 }
