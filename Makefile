@@ -3,7 +3,7 @@
 #   make test       run every lesson's test suites (alias: make check)
 #   make run        the demo: backends and the most advanced balancer here
 #   make valgrind   the suites again, each balancer running under valgrind
-#   make bench      final/lb beside lesson3, HAProxy and nginx (needs wrk)
+#   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk)
 #   make clean
 # Variables pass down: make CC=clang, make SANITIZE=1 test, ...
 

@@ -1,12 +1,19 @@
 #!/bin/sh
 # bench.sh [SECONDS] [CONNECTIONS]: final/lb side by side with lesson3/lb
-# and, where installed, HAProxy and nginx, in front of the same three
-# tests/backend servers on loopback; wrk with one thread and keep-alive
-# clients; one run; requests per second and ratios to final/lb.
+# and, where installed, HAProxy, nginx and pen, in front of the same
+# three tests/backend servers on loopback; wrk with one thread and
+# keep-alive clients; one run; requests per second and ratios to final/lb.
 #
-# Every balancer gets one process, one thread, keep-alive to the
-# backends and X-Forwarded-For, so they do the same work. final/lb also
-# writes its access log (to /dev/null); the others log nothing.
+# Every balancer gets one process, one thread and X-Forwarded-For;
+# final/lb, HAProxy and nginx keep connections to the backends open
+# (pen is a TCP proxy: one backend connection per client connection, so
+# it balances connections, not requests). final/lb also writes its
+# access log (to /dev/null) and probes its backends; the others do not.
+#
+# Ports come from below Linux's ephemeral range (32768 and up), where the
+# TIME_WAIT sockets of lesson 3's run cannot block a later bind(); and
+# lesson 3 runs last. A balancer that does not come up is reported with
+# its stderr, and the script then exits 1: a missing row is a failure.
 set -u
 secs=${1:-5}
 conns=${2:-50}
@@ -25,7 +32,8 @@ command -v wrk >/dev/null || {
 	echo "bench: needs wrk (Debian: apt-get install wrk)" >&2
 	exit 1
 }
-base=$((20000 + $$ % 20000))
+base=$((10000 + $$ % 20000))
+failed=0
 b1=$((base + 1)) b2=$((base + 2)) b3=$((base + 3))
 for p in $b1 $b2 $b3; do
 	"$here/backend" -l $p -q 2>/dev/null &
@@ -36,7 +44,12 @@ run() {		# run NAME PORT: wait for the port, then one wrk run
 	i=0
 	until curl -s -o /dev/null "http://127.0.0.1:$2/" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -gt 50 ] && { echo "$1: never came up" >&2; return; }
+		if [ $i -gt 50 ]; then
+			echo "bench: $1 never came up on port $2; its stderr:" >&2
+			sed 's/^/  /' "$tmp/$1.err" >&2 2>/dev/null
+			failed=1
+			return
+		fi
 		sleep 0.1
 	done
 	wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$2/" > "$tmp/wrk" 2>&1
@@ -47,15 +60,11 @@ run() {		# run NAME PORT: wait for the port, then one wrk run
 	echo "$1 ${rps:-0} $bad" >> "$tmp/results"
 }
 
+mkdir -p "$tmp/final" "$tmp/lesson3"
 "$top/final/lb" -l $((base + 10)) -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-    -b 127.0.0.1:$b3 >/dev/null 2>&1 &
+    -b 127.0.0.1:$b3 >/dev/null 2>"$tmp/final/lb.err" &
 pids="$pids $!"
 run final/lb $((base + 10))
-
-"$top/lesson3/lb" -l $((base + 11)) -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-    -b 127.0.0.1:$b3 >/dev/null 2>&1 &
-pids="$pids $!"
-run lesson3/lb $((base + 11))
 
 if command -v haproxy >/dev/null; then
 	cat > "$tmp/haproxy.cfg" <<EOF
@@ -78,7 +87,7 @@ backend be
 	server b2 127.0.0.1:$b2
 	server b3 127.0.0.1:$b3
 EOF
-	haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>&1 &
+	haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/haproxy.err" &
 	pids="$pids $!"
 	run haproxy $((base + 12))
 fi
@@ -111,12 +120,29 @@ http {
 	}
 }
 EOF
-	nginx -c "$tmp/nginx.conf" -p "$tmp" >/dev/null 2>&1 &
+	nginx -c "$tmp/nginx.conf" -p "$tmp" >/dev/null 2>"$tmp/nginx.err" &
 	pids="$pids $!"
 	run nginx $((base + 13))
 fi
+
+if command -v pen >/dev/null; then
+	# -r: round robin (not sticky by client address), -H: X-Forwarded-For.
+	pen -f -r -H -x 4096 -c 4096 127.0.0.1:$((base + 14)) \
+	    127.0.0.1:$b1 127.0.0.1:$b2 127.0.0.1:$b3 >/dev/null \
+	    2>"$tmp/pen.err" &
+	pids="$pids $!"
+	run pen $((base + 14))
+fi
+
+# Last: it opens and closes two connections per request, and the sockets
+# it leaves in TIME_WAIT must not get in the way of the others.
+"$top/lesson3/lb" -l $((base + 11)) -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
+    -b 127.0.0.1:$b3 >/dev/null 2>"$tmp/lesson3/lb.err" &
+pids="$pids $!"
+run lesson3/lb $((base + 11))
 
 echo "wrk -t1 -c$conns -d${secs}s, keep-alive clients, 3 backends, one run:"
 awk 'NR == 1 { ref = $2 }
      { printf "  %-12s %10.0f req/s  %5.2fx final/lb  %d errors\n", $1, $2,
        (ref > 0 ? $2 / ref : 0), $3 }' "$tmp/results"
+exit $failed
