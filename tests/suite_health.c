@@ -525,7 +525,9 @@ START_TEST(status_page_loads_in_chromium)
 {
 	const char *chromium = getenv("CHROMIUM");
 	struct h_proc *be[3], *lb, *browser;
-	char *argv[16], url[64], profile[64], sarg[32], row[96], *dom;
+	const char *logs = getenv("H_LOGDIR");
+	char *argv[16], url[64], profile[300], sarg[32], row[96], *dom;
+	char *rm[] = { "rm", "-rf", profile + 16, NULL };
 	int i, n = 0, sport = h_free_port();
 
 	if (chromium == NULL)
@@ -543,8 +545,9 @@ START_TEST(status_page_loads_in_chromium)
 	lb = h_lb(3, be, "-i", "100", "-a", sarg, NULL);
 	expect_event(lb, be[2], "DOWN after 3 failed checks", 3000);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", sport);
-	snprintf(profile, sizeof(profile), "--user-data-dir=/tmp/lb-chromium"
-	    "-%ld", (long)getpid());
+	/* Its own empty profile, removed afterwards (rm[] points into it). */
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium-%ld",
+	    logs != NULL ? logs : "/tmp", (long)getpid());
 	argv[n++] = (char *)chromium;
 	argv[n++] = "--headless";
 	argv[n++] = "--no-sandbox";	/* CI runs as root */
@@ -561,6 +564,7 @@ START_TEST(status_page_loads_in_chromium)
 	ck_assert_int_eq(h_wait_exit(browser, 25000), 0);
 	dom = h_slurp(browser->out);
 	unlink(browser->err);	/* its own chatter is not ours to judge */
+	ck_assert_int_eq(h_wait_exit(h_spawn("rm", rm, 0), 10000), 0);
 	ck_assert_msg(strstr(dom, "<title>lb status</title>") != NULL,
 	    "not the status page: %.300s", dom);
 	for (i = 0; i < 3; i++) {
