@@ -160,13 +160,14 @@ fail:
  * Start a connect to *ai or, if that fails at once, to the addresses
  * after it; *ai is left on the one under way. Returns 0 with *fd (wait
  * until it is writable, then ask addr_connect_error()), or -1 with the
- * errno of the last failure. A descriptor select() could not watch
- * (>= FD_SETSIZE) is closed and reported as EMFILE.
+ * errno of the last failure (with *ai already NULL, errno as it came: the
+ * caller's failed connect to the address before). A descriptor select()
+ * could not watch (>= FD_SETSIZE) is closed and reported as EMFILE.
  */
 int
 addr_connect_from(const struct addrinfo **ai, int *fd)
 {
-	int err = ECONNREFUSED;
+	int err = errno;	/* *ai is NULL: the caller's own failure */
 
 	for (; *ai != NULL; *ai = (*ai)->ai_next) {
 		if (addr_connect(*ai, fd) < 0) {

@@ -98,7 +98,7 @@ struct client {
 static struct client *clients;
 static int nclients;
 static int draining;
-static struct listener listener = { -1, NULL, { 0, NULL, NULL, -1 } };
+static struct listener listener = LISTENER_INIT;
 
 static void update(struct client *c);
 static void choose_backend(struct client *c);

@@ -171,12 +171,20 @@ probe_finish(struct backend *be, int passed, const char *fmt, ...)
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 
-static int
-probe_request(const struct backend *be, char *buf, size_t cap)
+/*
+ * The probe's request, once per backend. main.c keeps -H to 200
+ * characters and addr.c a HOST:PORT to 270, so it always fits; if it
+ * ever did not, the check would fail every time, loudly, not overrun.
+ */
+static void
+probe_request(struct backend *be)
 {
-	return snprintf(buf, cap, "GET %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: lb-health-check\r\nConnection: close\r\n\r\n",
-	    cfg.health_path, be->addr.str);
+	struct check *k = &be->check;
+	int n = snprintf(k->request, sizeof(k->request), "GET %s HTTP/1.1\r\n"
+	    "Host: %s\r\nUser-Agent: lb-health-check\r\nConnection: close"
+	    "\r\n\r\n", cfg.health_path, be->addr.str);
+
+	k->request_len = n > 0 && (size_t)n < sizeof(k->request) ? n : 0;
 }
 
 /* CHECK_SEND, writable: the request, as much as the socket takes. */
@@ -184,18 +192,21 @@ static void
 probe_send(struct backend *be)
 {
 	struct check *k = &be->check;
-	char req[512];
-	int n = probe_request(be, req, sizeof(req));
+	size_t n = (size_t)k->request_len;
 	ssize_t w;
 
-	w = write(k->fd, req + k->sent, (size_t)n - k->sent);
+	if (n == 0) {
+		probe_finish(be, 0, "health check request too long");
+		return;
+	}
+	w = write(k->fd, k->request + k->sent, n - k->sent);
 	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		probe_finish(be, 0, "send: %s", strerror(errno));
 		return;
 	}
 	if (w > 0)
 		k->sent += (size_t)w;
-	if (k->sent == (size_t)n) {
+	if (k->sent == n) {
 		k->stage = CHECK_READ;	/* on_probe watches for reading */
 	}
 }
@@ -272,19 +283,34 @@ on_probe(void *arg, int fd, int events)
 		    on_probe, be);
 }
 
+/*
+ * The balancer, not the backend, is out of descriptors: that says
+ * nothing about the backend's health, so it is not a result. Try again
+ * at the next interval, and say so.
+ */
+static void
+probe_skip(struct backend *be)
+{
+	struct check *k = &be->check;
+	double now = loop_now();
+
+	log_event("%s check skipped: lb is out of descriptors", be->addr.str);
+	k->stage = CHECK_IDLE;
+	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
+}
+
 /* Connect to k->ai or the next address that works; errno says why not. */
 static void
 probe_connect(struct backend *be)
 {
 	struct check *k = &be->check;
-	int fd, err = errno;
+	int fd;
 
-	if (k->ai == NULL) {
-		probe_finish(be, 0, "connect: %s", strerror(err));
-		return;
-	}
 	if (addr_connect_from(&k->ai, &fd) < 0) {
-		probe_finish(be, 0, "connect: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE)
+			probe_skip(be);
+		else
+			probe_finish(be, 0, "connect: %s", strerror(errno));
 		return;
 	}
 	k->fd = fd;
@@ -308,7 +334,6 @@ on_probe_timer(void *arg)
 	k->sent = k->got = 0;
 	k->ai = be->addrs;
 	timer_arm(&k->timer, k->started + cfg.check_ms / 1e3);
-	errno = ECONNREFUSED;
 	probe_connect(be);
 }
 
@@ -330,6 +355,7 @@ health_start(void)
 		k->stage = CHECK_IDLE;
 		k->last_ok = -1;
 		snprintf(k->last, sizeof(k->last), "not yet checked");
+		probe_request(&backends[i]);
 		backends[i].since = now;
 		timer_init(&k->timer, on_probe_timer, &backends[i]);
 		k->next_at = now + cfg.interval_ms / 1e3 * i / nbackends;
@@ -358,8 +384,10 @@ health_stop(void)
 /*
  * Retry-After for a 503: whole seconds until the probe that could bring
  * a backend back, at the soonest. A down backend needs RISE - passes more
- * passes, one per interval, counting the probe in flight. If none is
- * down (all refused live traffic but are not down yet), its next probe.
+ * passes, one per interval, counting the probe in flight (passing probes
+ * are quick; a probe that hangs until its timeout delays the next, so
+ * this is a hint, and a low one). If none is down (all refused live
+ * traffic but are not down yet), its next probe.
  */
 int
 health_retry_after(double now)

@@ -14,6 +14,9 @@
 struct backend;
 struct addrinfo;
 
+/* "GET " PATH (-H: 200 at most) " HTTP/1.1", Host: HOST:PORT (270), ... */
+#define HEALTH_REQUEST_MAX	640
+
 enum check_stage {
 	CHECK_IDLE,	/* waiting for the next probe time */
 	CHECK_CONNECT,	/* a non-blocking connect is under way */
@@ -29,6 +32,8 @@ struct check {
 	struct timer timer;	/* idle: the next probe; else its deadline */
 	double	started;	/* this probe's start */
 	double	next_at;	/* the next probe's start */
+	char	request[HEALTH_REQUEST_MAX];	/* GET PATH, built once */
+	int	request_len;
 	size_t	sent;		/* request bytes written */
 	size_t	got;		/* bytes of line[] filled */
 	char	line[128];	/* the status line, as it arrives */

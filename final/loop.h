@@ -35,6 +35,8 @@ struct listener {
 	struct timer pause;	/* out of descriptors: accept again later */
 };
 
+#define LISTENER_INIT	{ -1, NULL, { 0, NULL, NULL, -1 } }
+
 int	loop_listen(struct listener *l, int fd, void (*fn)(int fd));
 void	loop_unlisten(struct listener *l);	/* stop, close */
 int	loop_run_once(void);		/* one select() and its dispatch */

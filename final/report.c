@@ -20,7 +20,7 @@
 #include "report.h"
 
 void
-sb_printf(struct sbuf *b, const char *fmt, ...)
+sbuf_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	size_t want;
@@ -56,7 +56,7 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 }
 
 void
-sb_free(struct sbuf *b)
+sbuf_free(struct sbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
@@ -64,30 +64,30 @@ sb_free(struct sbuf *b)
 
 /* s, made safe to stand inside an HTML text, a JSON or a label string. */
 static void
-sb_escaped(struct sbuf *b, const char *s, enum report_format f)
+sbuf_escaped(struct sbuf *b, const char *s, enum report_format f)
 {
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 
 		if (f == REPORT_HTML && (ch == '&' || ch == '<' || ch == '>' ||
 		    ch == '"'))
-			sb_printf(b, "&#%d;", ch);
+			sbuf_printf(b, "&#%d;", ch);
 		else if (f != REPORT_HTML && (ch == '"' || ch == '\\'))
-			sb_printf(b, "\\%c", ch);
+			sbuf_printf(b, "\\%c", ch);
 		else if (f == REPORT_JSON && ch < 0x20)
-			sb_printf(b, "\\u%04x", ch);
+			sbuf_printf(b, "\\u%04x", ch);
 		else if (ch < 0x20)
-			sb_printf(b, " ");
+			sbuf_printf(b, " ");
 		else
-			sb_printf(b, "%c", ch);
+			sbuf_printf(b, "%c", ch);
 	}
 }
 
 /* A number for JSON and metrics: whole, or to the microsecond. */
 static void
-sb_number(struct sbuf *b, double v)
+sbuf_number(struct sbuf *b, double v)
 {
-	sb_printf(b, v == (double)(long long)v ? "%.0f" : "%.6f", v);
+	sbuf_printf(b, v == (double)(long long)v ? "%.0f" : "%.6f", v);
 }
 
 /* ---- the facts ---- */
@@ -102,71 +102,69 @@ next_check_s(const struct backend *be, double now)
 	return k->timer.when - now;
 }
 
-static double f_up(const struct backend *be, double now)
-{ (void)now; return be->up; }
-static double f_in_state(const struct backend *be, double now)
-{ return now - be->since; }
-static double f_passes(const struct backend *be, double now)
-{ (void)now; return be->up ? 0 : be->passes; }
-static double f_rise(const struct backend *be, double now)
-{ (void)be; (void)now; return cfg.rise; }
-static double f_fails(const struct backend *be, double now)
-{ (void)now; return be->up ? be->fails : 0; }
-static double f_fall(const struct backend *be, double now)
-{ (void)be; (void)now; return cfg.fall; }
-static double f_last_check(const struct backend *be, double now)
-{ (void)now; return be->check.last_ms / 1e3; }
-static double f_checks_passed(const struct backend *be, double now)
-{ (void)now; return (double)be->check.passed; }
-static double f_checks_failed(const struct backend *be, double now)
-{ (void)now; return (double)be->check.failed; }
-static double f_requests(const struct backend *be, double now)
-{ (void)now; return (double)be->requests; }
-static double f_failures(const struct backend *be, double now)
-{ (void)now; return (double)be->failures; }
-static double f_bytes(const struct backend *be, double now)
-{ (void)now; return (double)be->bytes; }
-static double f_active(const struct backend *be, double now)
-{ (void)now; return be->active; }
-static double f_idle(const struct backend *be, double now)
-{ (void)now; return be->nidle; }
+enum fact {
+	F_UP, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL, F_NEXT_CHECK,
+	F_LAST_CHECK, F_CHECKS_PASSED, F_CHECKS_FAILED, F_REQUESTS,
+	F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE
+};
+
+static double
+fact(const struct backend *be, enum fact f, double now)
+{
+	switch (f) {
+	case F_UP:		return be->up;
+	case F_IN_STATE:	return now - be->since;
+	case F_PASSES:		return be->up ? 0 : be->passes;
+	case F_RISE:		return cfg.rise;
+	case F_FAILS:		return be->up ? be->fails : 0;
+	case F_FALL:		return cfg.fall;
+	case F_NEXT_CHECK:	return next_check_s(be, now);
+	case F_LAST_CHECK:	return be->check.last_ms / 1e3;
+	case F_CHECKS_PASSED:	return (double)be->check.passed;
+	case F_CHECKS_FAILED:	return (double)be->check.failed;
+	case F_REQUESTS:	return (double)be->requests;
+	case F_FAILURES:	return (double)be->failures;
+	case F_BYTES:		return (double)be->bytes;
+	case F_ACTIVE:		return be->active;
+	case F_IDLE:		return be->nidle;
+	}
+	return 0;
+}
 
 static const struct field {
-	const char *json;	/* its name in status.json */
+	enum fact fact;
+	const char *json;	/* its name in status.json, or NULL */
 	const char *metric;	/* lb_backend_..., or NULL */
 	const char *type;	/* gauge or counter */
 	const char *help;
-	double	(*get)(const struct backend *be, double now);
 } fields[] = {
-	{ NULL, "up", "gauge", "1 if the backend is up, 0 if it is down.",
-	    f_up },
-	{ "in_state_s", "state_seconds", "gauge",
-	    "Seconds since the backend last went up or down.", f_in_state },
-	{ "passes", "check_passes", "gauge",
-	    "Down: checks passed in a row, toward rise.", f_passes },
-	{ "rise", NULL, NULL, NULL, f_rise },
-	{ "fails", "fails", "gauge",
-	    "Up: failures in a row, toward fall.", f_fails },
-	{ "fall", NULL, NULL, NULL, f_fall },
-	{ "next_check_s", "next_check_seconds", "gauge",
-	    "Seconds until the next check starts (0: one is under way).",
-	    next_check_s },
-	{ "last_check_s", "last_check_seconds", "gauge",
-	    "How long the last check took.", f_last_check },
-	{ "checks_passed", "checks_passed_total", "counter",
-	    "Checks that passed.", f_checks_passed },
-	{ "checks_failed", "checks_failed_total", "counter",
-	    "Checks that failed.", f_checks_failed },
-	{ "requests", "requests_total", "counter",
-	    "Responses the backend gave to clients.", f_requests },
-	{ "failures", "failures_total", "counter",
-	    "Connects by live traffic that failed.", f_failures },
-	{ "bytes", "sent_bytes_total", "counter",
-	    "Bytes sent to clients from the backend's responses.", f_bytes },
-	{ "active", "active_connections", "gauge",
-	    "Connections to the backend carrying a request now.", f_active },
-	{ "idle", "idle_connections", "gauge",
-	    "Idle connections to the backend kept for reuse.", f_idle },
+	{ F_UP, NULL, "up", "gauge", "1 if the backend is up, 0 if it is down." },
+	{ F_IN_STATE, "in_state_s", "state_seconds", "gauge",
+	    "Seconds since the backend last went up or down." },
+	{ F_PASSES, "passes", "check_passes", "gauge",
+	    "Down: checks passed in a row, toward rise." },
+	{ F_RISE, "rise", NULL, NULL, NULL },
+	{ F_FAILS, "fails", "fails", "gauge",
+	    "Up: failures in a row, toward fall." },
+	{ F_FALL, "fall", NULL, NULL, NULL },
+	{ F_NEXT_CHECK, "next_check_s", "next_check_seconds", "gauge",
+	    "Seconds until the next check starts (0: one is under way)." },
+	{ F_LAST_CHECK, "last_check_s", "last_check_seconds", "gauge",
+	    "How long the last check took." },
+	{ F_CHECKS_PASSED, "checks_passed", "checks_passed_total", "counter",
+	    "Checks that passed." },
+	{ F_CHECKS_FAILED, "checks_failed", "checks_failed_total", "counter",
+	    "Checks that failed." },
+	{ F_REQUESTS, "requests", "requests_total", "counter",
+	    "Responses the backend gave to clients." },
+	{ F_FAILURES, "failures", "failures_total", "counter",
+	    "Connects by live traffic that failed." },
+	{ F_BYTES, "bytes", "sent_bytes_total", "counter",
+	    "Bytes sent to clients from the backend's responses." },
+	{ F_ACTIVE, "active", "active_connections", "gauge",
+	    "Connections to the backend carrying a request now." },
+	{ F_IDLE, "idle", "idle_connections", "gauge",
+	    "Idle connections to the backend kept for reuse." },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -246,13 +244,13 @@ report_text(struct sbuf *b, double now, double started)
 	struct words w;
 	int i;
 
-	sb_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s\n",
+	sbuf_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s\n",
 	    count_up(), nbackends, conn_count(), now - started);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
 		describe(be, now, &w);
-		sb_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
+		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  %llu requests, %llu failures, %llu bytes; "
 		    "connections %d active, %d idle\n", be->addr.str,
@@ -271,7 +269,7 @@ report_html(struct sbuf *b, double now, double started)
 	struct words w;
 	int i;
 
-	sb_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+	sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
 	    "content=\"2\">\n<title>lb status</title>\n<style>\n"
 	    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\n"
@@ -291,28 +289,28 @@ report_html(struct sbuf *b, double now, double started)
 	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n<table>\n<tr>",
 	    count_up(), nbackends, conn_count(), now - started);
 	for (i = 0; cols[i] != NULL; i++)
-		sb_printf(b, "<th>%s</th>", cols[i]);
-	sb_printf(b, "</tr>\n");
+		sbuf_printf(b, "<th>%s</th>", cols[i]);
+	sbuf_printf(b, "</tr>\n");
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
 		describe(be, now, &w);
-		sb_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
+		sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
 		    be->up ? "up" : "down", i + 1);
-		sb_escaped(b, be->addr.str, REPORT_HTML);
-		sb_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
+		sbuf_escaped(b, be->addr.str, REPORT_HTML);
+		sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
 		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
 		    be->up ? "UP" : "DOWN", now - be->since, w.since);
-		sb_escaped(b, be->why, REPORT_HTML);
-		sb_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
+		sbuf_escaped(b, be->why, REPORT_HTML);
+		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 		    w.progress, w.next);
-		sb_escaped(b, w.last, REPORT_HTML);
-		sb_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
+		sbuf_escaped(b, w.last, REPORT_HTML);
+		sbuf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
 		    "</td><td class=\"n\">%llu</td><td class=\"n\">%d / %d</td>"
 		    "</tr>\n", be->requests, be->failures, be->bytes,
 		    be->active, be->nidle);
 	}
-	sb_printf(b, "</table>\n</body></html>\n");
+	sbuf_printf(b, "</table>\n</body></html>\n");
 }
 
 static void
@@ -322,34 +320,34 @@ report_json(struct sbuf *b, double now, double started)
 	size_t f;
 	int i;
 
-	sb_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
+	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
 	    "%.3f, \"backends\": [", count_up(), conn_count(), now - started);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
 		since_text(be, now, since, sizeof(since));
-		sb_printf(b, "%s\n  {\"name\": \"", i > 0 ? "," : "");
-		sb_escaped(b, be->addr.str, REPORT_JSON);
-		sb_printf(b, "\", \"state\": \"%s\", \"up\": %s, \"since\": \"%s\","
+		sbuf_printf(b, "%s\n  {\"name\": \"", i > 0 ? "," : "");
+		sbuf_escaped(b, be->addr.str, REPORT_JSON);
+		sbuf_printf(b, "\", \"state\": \"%s\", \"up\": %s, \"since\": \"%s\","
 		    " \"why\": \"", be->up ? "up" : "down", be->up ? "true" :
 		    "false", since);
-		sb_escaped(b, be->why, REPORT_JSON);
-		sb_printf(b, "\", \"checking\": %s, \"last_check\": \"",
+		sbuf_escaped(b, be->why, REPORT_JSON);
+		sbuf_printf(b, "\", \"checking\": %s, \"last_check\": \"",
 		    be->check.stage != CHECK_IDLE ? "true" : "false");
-		sb_escaped(b, be->check.last_ok < 0 ? "" : be->check.last,
+		sbuf_escaped(b, be->check.last_ok < 0 ? "" : be->check.last,
 		    REPORT_JSON);
-		sb_printf(b, "\", \"last_check_passed\": %s",
+		sbuf_printf(b, "\", \"last_check_passed\": %s",
 		    be->check.last_ok < 0 ? "null" : be->check.last_ok ?
 		    "true" : "false");
 		for (f = 0; f < NFIELDS; f++) {
 			if (fields[f].json == NULL)
 				continue;
-			sb_printf(b, ", \"%s\": ", fields[f].json);
-			sb_number(b, fields[f].get(be, now));
+			sbuf_printf(b, ", \"%s\": ", fields[f].json);
+			sbuf_number(b, fact(be, fields[f].fact, now));
 		}
-		sb_printf(b, "}");
+		sbuf_printf(b, "}");
 	}
-	sb_printf(b, "\n]}\n");
+	sbuf_printf(b, "\n]}\n");
 }
 
 static void
@@ -358,7 +356,7 @@ report_metrics(struct sbuf *b, double now, double started)
 	size_t f;
 	int i;
 
-	sb_printf(b, "# HELP lb_clients Client connections open now.\n"
+	sbuf_printf(b, "# HELP lb_clients Client connections open now.\n"
 	    "# TYPE lb_clients gauge\nlb_clients %d\n"
 	    "# HELP lb_backends_up Backends that are up.\n"
 	    "# TYPE lb_backends_up gauge\nlb_backends_up %d\n"
@@ -368,16 +366,16 @@ report_metrics(struct sbuf *b, double now, double started)
 	for (f = 0; f < NFIELDS; f++) {
 		if (fields[f].metric == NULL)
 			continue;
-		sb_printf(b, "# HELP lb_backend_%s %s\n# TYPE lb_backend_%s %s\n",
+		sbuf_printf(b, "# HELP lb_backend_%s %s\n# TYPE lb_backend_%s %s\n",
 		    fields[f].metric, fields[f].help, fields[f].metric,
 		    fields[f].type);
 		for (i = 0; i < nbackends; i++) {
-			sb_printf(b, "lb_backend_%s{backend=\"",
+			sbuf_printf(b, "lb_backend_%s{backend=\"",
 			    fields[f].metric);
-			sb_escaped(b, backends[i].addr.str, REPORT_METRICS);
-			sb_printf(b, "\"} ");
-			sb_number(b, fields[f].get(&backends[i], now));
-			sb_printf(b, "\n");
+			sbuf_escaped(b, backends[i].addr.str, REPORT_METRICS);
+			sbuf_printf(b, "\"} ");
+			sbuf_number(b, fact(&backends[i], fields[f].fact, now));
+			sbuf_printf(b, "\n");
 		}
 	}
 }

@@ -14,8 +14,8 @@ struct sbuf {
 	int	oom;
 };
 
-void	sb_printf(struct sbuf *b, const char *fmt, ...);
-void	sb_free(struct sbuf *b);
+void	sbuf_printf(struct sbuf *b, const char *fmt, ...);
+void	sbuf_free(struct sbuf *b);
 
 enum report_format { REPORT_TEXT, REPORT_HTML, REPORT_JSON, REPORT_METRICS };
 

@@ -8,6 +8,11 @@
  *   /metrics        Prometheus text exposition format
  *
  * Only GET and HEAD; anything else is 405, an unknown path 404.
+ *
+ * It must stay reachable when something is wrong, which is when people
+ * look at it: its clients get short deadlines of their own (not the
+ * proxy's), and when all its slots are taken, a newcomer takes the slot
+ * of the oldest client that has not finished asking.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -25,9 +30,9 @@
 #include "report.h"
 #include "status.h"
 
-#define STATUS_CLIENTS	16	/* at once; more are closed at once */
+#define STATUS_CLIENTS	16	/* at once */
 #define STATUS_HEAD_MAX	4096
-#define STATUS_LINGER_S	2
+#define STATUS_WAIT_S	2	/* to ask, to take a response, to go */
 
 enum sstate {
 	S_READ,		/* waiting for the request head */
@@ -46,7 +51,7 @@ struct sclient {
 	size_t	off;		/* out.p[0..off) is sent */
 };
 
-static struct listener listener = { -1, NULL, { 0, NULL, NULL, -1 } };
+static struct listener listener = LISTENER_INIT;
 static struct sclient *sclients;
 static int nsclients;
 static double started;
@@ -64,7 +69,7 @@ sclient_close(struct sclient *s)
 	loop_unwatch(s->fd);
 	timer_disarm(&s->timer);
 	close(s->fd);
-	sb_free(&s->out);
+	sbuf_free(&s->out);
 	free(s);
 	nsclients--;
 }
@@ -117,19 +122,19 @@ static void
 respond(struct sclient *s, const char *status, const char *type,
     const char *extra, struct sbuf *body, int head_only)
 {
-	sb_printf(&s->out, "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+	sbuf_printf(&s->out, "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s"
 	    "Connection: close\r\n\r\n", status, type, body->len, extra);
 	if (!head_only && body->len > 0)
-		sb_printf(&s->out, "%.*s", (int)body->len, body->p);
-	sb_free(body);
+		sbuf_printf(&s->out, "%.*s", (int)body->len, body->p);
+	sbuf_free(body);
 	if (s->out.oom) {
 		sclient_close(s);
 		return;
 	}
 	s->state = S_WRITE;
 	loop_watch(s->fd, EV_WRITE, on_sclient, s);
-	timer_arm(&s->timer, loop_now() + cfg.response_ms / 1e3);
+	timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
 }
 
 static void
@@ -143,12 +148,12 @@ answer(struct sclient *s, const struct http_msg *m)
 	int f;
 
 	if (!head && !(m->method_len == 3 && memcmp(m->method, "GET", 3) == 0)) {
-		sb_printf(&body, "405 Method Not Allowed: the status page is "
+		sbuf_printf(&body, "405 Method Not Allowed: the status page is "
 		    "read-only\n");
 		respond(s, "405 Method Not Allowed", types[0],
 		    "Allow: GET, HEAD\r\n", &body, 0);
 	} else if ((f = route(m)) < 0) {
-		sb_printf(&body, "404 Not Found: try /, /status.txt, "
+		sbuf_printf(&body, "404 Not Found: try /, /status.txt, "
 		    "/status.html, /status.json or /metrics\n");
 		respond(s, "404 Not Found", types[0], "", &body, head);
 	} else {
@@ -176,7 +181,7 @@ on_read(struct sclient *s)
 	if (n > 0) {
 		answer(s, &m);
 	} else if (n < 0 || s->got == sizeof(s->in)) {
-		sb_printf(&body, "400 Bad Request\n");
+		sbuf_printf(&body, "400 Bad Request\n");
 		respond(s, "400 Bad Request", "text/plain", "", &body, 0);
 	}
 }
@@ -204,8 +209,9 @@ on_sclient(void *arg, int fd, int events)
 			shutdown(fd, SHUT_WR);
 			s->state = S_LINGER;
 			loop_watch(fd, EV_READ, on_sclient, s);
-			timer_arm(&s->timer, loop_now() + STATUS_LINGER_S);
 		}
+		if (w > 0)	/* progress: the deadline moves */
+			timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
 		break;
 	case S_LINGER:
 		w = read(fd, scrap, sizeof(scrap));
@@ -222,13 +228,28 @@ on_stimer(void *arg)
 	sclient_close(arg);	/* too slow to ask, to read, or to go */
 }
 
+/* All slots taken: free the one of the oldest client still asking. */
+static int
+evict_oldest_reader(void)
+{
+	struct sclient *s, *oldest = NULL;
+
+	for (s = sclients; s != NULL; s = s->next)	/* newest first */
+		if (s->state == S_READ)
+			oldest = s;
+	if (oldest == NULL)
+		return -1;
+	sclient_close(oldest);
+	return 0;
+}
+
 static void
 add_sclient(int fd)
 {
 	struct sclient *s;
 
-	if (nsclients >= STATUS_CLIENTS || addr_nonblock(fd) < 0 ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
+	if ((nsclients >= STATUS_CLIENTS && evict_oldest_reader() < 0) ||
+	    addr_nonblock(fd) < 0 || (s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
 		return;
 	}
@@ -240,7 +261,7 @@ add_sclient(int fd)
 	s->fd = fd;
 	s->state = S_READ;
 	timer_init(&s->timer, on_stimer, s);
-	timer_arm(&s->timer, loop_now() + cfg.head_ms / 1e3);
+	timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
 	s->next = sclients;
 	sclients = s;
 	nsclients++;

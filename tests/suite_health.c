@@ -9,6 +9,7 @@
  * status page must say the same thing in all four of its formats.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -134,16 +135,16 @@ START_TEST(a_sick_backend_goes_out_and_comes_back)
 
 	be[0] = h_backend("b1", "-q", NULL);
 	be[1] = h_backend("b2", "-q", NULL);
-	lb = h_lb(2, be, "-i", "100", NULL);
+	lb = h_lb(2, be, "-i", "100", "-F", "2", "-R", "3", NULL);
 	set_health(be[1], "sick");
-	expect_event(lb, be[1], "DOWN after 3 failed checks: status 503",
+	expect_event(lb, be[1], "DOWN after 2 failed checks: status 503",
 	    3000);
 	for (i = 0; i < 6; i++)
 		ck_assert_str_eq(who(lb->port), "b1");
 	/* Sick means its /health, not the rest: b2 still serves. */
 	ck_assert_int_eq(get(be[1]->port, "/anything", NULL, NULL), 200);
 	set_health(be[1], "well");
-	expect_event(lb, be[1], "UP after 2 passed checks, down for ", 3000);
+	expect_event(lb, be[1], "UP after 3 passed checks, down for ", 3000);
 	for (i = 0; i < 4; i++)
 		seen2 += strcmp(who(lb->port), "b2") == 0;
 	ck_assert_int_eq(seen2, 2);
@@ -211,11 +212,11 @@ START_TEST(probes_go_on_while_every_backend_is_down)
 	ck_assert_str_eq(who(lb->port), "503");
 	for (i = 0; i < 2; i++)
 		before[i] = checks_seen(be[i]);
-	pause_ms(1000);
+	pause_ms(h_scaled(1000));
 	for (i = 0; i < 2; i++) {
 		long now = checks_seen(be[i]);
 		ck_assert_msg(now >= before[i] + 5, "b%d: %ld checks, then %ld "
-		    "a second later", i + 1, before[i], now);
+		    "%d ms later", i + 1, before[i], now, h_scaled(1000));
 	}
 	ck_assert_str_eq(who(lb->port), "503");
 	set_health(be[1], "well");
@@ -247,6 +248,88 @@ START_TEST(live_traffic_takes_out_only_probes_bring_back)
 }
 END_TEST
 
+/*
+ * A 5xx from live traffic is not a failure of the backend: it may be
+ * one bad endpoint. Passed on to the client, and nothing more.
+ */
+START_TEST(five_hundreds_do_not_take_a_backend_out)
+{
+	struct h_proc *be[2], *lb;
+	char *err;
+	int i;
+
+	be[0] = h_backend("b1", "-q", "-s", "500", NULL);	/* /health: 200 */
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "100", "-F", "2", NULL);
+	for (i = 0; i < 6; i++) {	/* b1, b2, b1, ... each answering */
+		int want = i % 2 == 0 ? 500 : 200;
+		ck_assert_int_eq(get(lb->port, "/", NULL, NULL), want);
+	}
+	pause_ms(h_scaled(500));	/* five checks' time */
+	err = h_slurp(lb->err);
+	ck_assert_msg(strstr(err, "DOWN") == NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(get(lb->port, "/", NULL, NULL), 500);	/* b1 */
+}
+END_TEST
+
+/* -H: the path checked is the one given, not /health. */
+START_TEST(the_check_path_is_the_one_given)
+{
+	struct h_proc *be[2], *lb;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	lb = h_lb(2, be, "-i", "100", "-H", "/deep/check?status=418", NULL);
+	expect_event(lb, be[0], "DOWN after 3 failed checks: status 418",
+	    3000);
+	expect_event(lb, be[1], "DOWN after 3 failed checks: status 418",
+	    3000);
+	ck_assert_int_eq(get(be[0]->port, "/health", NULL, NULL), 200);
+}
+END_TEST
+
+/*
+ * The balancer out of descriptors says nothing about the backends: the
+ * checks it cannot make are skipped, not failed, and nothing goes down.
+ */
+START_TEST(lb_out_of_descriptors_takes_no_backend_down)
+{
+	enum { N = 40 };
+	struct h_proc *be[2], *lb;
+	struct h_conn *c[N];
+	struct rlimit old, low;
+	char *err;
+	int i;
+
+	if (getenv("LB_WRAP") != NULL && *getenv("LB_WRAP") != '\0') {
+		h_skip("valgrind needs descriptors of its own");
+		return;
+	}
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 24;
+	setrlimit(RLIMIT_NOFILE, &low);
+	lb = h_lb(2, be, "-i", "100", "-F", "2", "-t", "head=60000", NULL);
+	setrlimit(RLIMIT_NOFILE, &old);
+	for (i = 0; i < N; i++)		/* idle clients take every descriptor */
+		c[i] = h_connect(lb->port);
+	ck_assert_msg(h_wait_for_text(lb->err, "check skipped: lb is out of "
+	    "descriptors", 3000), "no check was skipped");
+	pause_ms(500);			/* five checks' time */
+	for (i = 0; i < N; i++)
+		h_close(c[i]);
+	err = h_slurp(lb->err);
+	ck_assert_msg(strstr(err, "DOWN") == NULL, "stderr: %s", err);
+	free(err);
+	pause_ms(300);
+	ck_assert_str_eq(who(lb->port), "b1");
+	ck_assert_str_eq(who(lb->port), "b2");
+}
+END_TEST
+
 /* -o: with every backend down, try them anyway; without it, 503. */
 START_TEST(fail_open_tries_them_all_anyway)
 {
@@ -274,63 +357,99 @@ END_TEST
 
 /* ---- the status page ---- */
 
+/* A metric or label name: [a-zA-Z_:][a-zA-Z0-9_:]* (no ':' in labels). */
+static size_t
+name_len(const char *p, int label)
+{
+	size_t n = 0;
+
+	while (isalpha((unsigned char)p[n]) || p[n] == '_' ||
+	    (p[n] == ':' && !label) || (n > 0 && isdigit((unsigned char)p[n])))
+		n++;
+	return n;
+}
+
+/* {name="value",...}: the length, or 0 if malformed. */
+static size_t
+labels_len(const char *p)
+{
+	const char *q = p;
+	size_t n;
+
+	if (*q++ != '{')
+		return 0;
+	for (;;) {
+		if ((n = name_len(q, 1)) == 0 || q[n] != '=' || q[n + 1] != '"')
+			return 0;
+		for (q += n + 2; *q != '"'; q++) {
+			if (*q == '\n' || *q == '\0')
+				return 0;
+			if (*q == '\\' && strchr("\\\"n", *++q) == NULL)
+				return 0;
+		}
+		if (*++q == '}')
+			return (size_t)(q + 1 - p);
+		if (*q++ != ',')
+			return 0;
+	}
+}
+
 /*
- * Check a Prometheus text exposition, line by line: "# HELP name text",
- * "# TYPE name gauge|counter" before a family's samples, and samples
- * "name{label="value",...} number" or "name number". Returns the value
- * of the sample "name{backend="<backend>"}" (or plain "name" if backend
- * is NULL), and fails the test if there is none.
+ * Check a Prometheus text exposition line by line, strictly: "# HELP
+ * name text", then "# TYPE name gauge|counter" (a counter's name ends in
+ * _total), then that family's samples and no other, each "name number"
+ * or "name{label="value",...} number". Returns the value of the sample
+ * "name{backend="<backend>"}" (plain "name" if backend is NULL), and
+ * fails the test if there is not exactly one.
  */
 static double
 metric(const char *text, const char *name, const char *backend)
 {
-	char typed[64][64], want[160];
+	char fam[64] = "", helped[64] = "", want[160];
 	const char *line, *end, *p;
-	double found = -1;
-	int ntyped = 0, hits = 0, i;
+	double found = -1, v;
+	int hits = 0, families = 0;
+	size_t n;
+	char *num_end;
 
 	if (backend != NULL)
 		snprintf(want, sizeof(want), "%s{backend=\"%s\"}", name, backend);
 	else
 		snprintf(want, sizeof(want), "%s", name);
 	for (line = text; *line != '\0'; line = end + 1) {
-		char fam[64], *num_end;
-		size_t n;
-		double v;
-
 		end = strchr(line, '\n');
 		ck_assert_msg(end != NULL, "unterminated line: %s", line);
-		if (strncmp(line, "# HELP ", 7) == 0)
-			continue;
-		if (strncmp(line, "# TYPE ", 7) == 0) {
-			ck_assert(sscanf(line + 7, "%63s", typed[ntyped]) == 1);
-			p = line + 7 + strlen(typed[ntyped]);
-			ck_assert_msg(strncmp(p, " gauge\n", 7) == 0 ||
-			    strncmp(p, " counter\n", 9) == 0, "bad: %.*s",
-			    (int)(end - line), line);
-			if (strncmp(p, " counter", 8) == 0)
-				ck_assert_msg(strstr(typed[ntyped], "_total") !=
-				    NULL, "a counter without _total: %s",
-				    typed[ntyped]);
-			ck_assert_int_lt(++ntyped, 64);
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			n = name_len(line + 7, 0);
+			ck_assert_msg(n > 0 && n < sizeof(helped) && line[7 + n] ==
+			    ' ', "bad: %.*s", (int)(end - line), line);
+			snprintf(helped, sizeof(helped), "%.*s", (int)n, line + 7);
 			continue;
 		}
-		n = strspn(line, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_:0123456789");
-		ck_assert_msg(n > 0 && n < sizeof(fam) && !isdigit(line[0]),
-		    "bad sample: %.*s", (int)(end - line), line);
-		snprintf(fam, sizeof(fam), "%.*s", (int)n, line);
-		for (i = 0; i < ntyped && strcmp(typed[i], fam) != 0; i++)
-			;
-		ck_assert_msg(i < ntyped, "%s has no # TYPE before it", fam);
-		p = line + n;
-		if (*p == '{') {	/* label="value" pairs, escapes \" \\ */
-			for (p++; *p != '}' && p < end; p++)
-				if (*p == '\\')
-					p++;
-			ck_assert_msg(*p == '}', "bad labels: %.*s",
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			n = name_len(line + 7, 0);
+			ck_assert_msg(n == strlen(helped) && strncmp(line + 7,
+			    helped, n) == 0, "TYPE without HELP: %.*s",
 			    (int)(end - line), line);
-			p++;
+			p = line + 7 + n;
+			ck_assert_msg(strncmp(p, " gauge\n", 7) == 0 ||
+			    (strncmp(p, " counter\n", 9) == 0 && n > 6 &&
+			    strncmp(p - 6, "_total", 6) == 0), "bad: %.*s",
+			    (int)(end - line), line);
+			snprintf(fam, sizeof(fam), "%s", helped);
+			helped[0] = '\0';
+			families++;
+			continue;
+		}
+		n = name_len(line, 0);
+		ck_assert_msg(n > 0 && n == strlen(fam) && strncmp(line, fam,
+		    n) == 0, "sample outside its family (%s): %.*s", fam,
+		    (int)(end - line), line);
+		p = line + n;
+		if (*p == '{') {
+			ck_assert_msg((n = labels_len(p)) > 0, "bad labels: %.*s",
+			    (int)(end - line), line);
+			p += n;
 		}
 		ck_assert_msg(*p == ' ', "no value: %.*s", (int)(end - line),
 		    line);
@@ -343,6 +462,7 @@ metric(const char *text, const char *name, const char *backend)
 			hits++;
 		}
 	}
+	ck_assert_int_gt(families, 10);
 	ck_assert_msg(hits == 1, "%s: %d samples", want, hits);
 	return found;
 }
@@ -469,6 +589,7 @@ END_TEST
 START_TEST(status_page_is_read_only)
 {
 	struct h_proc *b, *lb;
+	struct h_conn *c;
 	struct h_resp r;
 	int sport = h_free_port();
 	char sarg[32];
@@ -483,15 +604,45 @@ START_TEST(status_page_is_read_only)
 	ck_assert_pstr_eq(h_header(&r, "Allow"), "GET, HEAD");
 	h_resp_free(&r);
 	ck_assert_int_eq(get(sport, "/control/sick", NULL, NULL), 404);
-	ck_assert_int_eq(h_request(sport, "HEAD /metrics HTTP/1.1\r\n"
-	    "Host: x\r\n\r\n", &r), 0);
+	/* HEAD: the GET's Content-Length, and not one byte of body (read
+	 * as if it were a GET: the connection must close before any). */
+	c = h_connect(sport);
+	h_sends(c, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(2000)), 0);
 	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_gt(atoi(h_header(&r, "Content-Length")), 500);
 	ck_assert_uint_eq(r.body_len, 0);
+	ck_assert_int_eq(r.complete, 0);
 	h_resp_free(&r);
 	ck_assert_int_eq(h_request(sport, "nonsense\r\n\r\n", &r), 0);
 	ck_assert_int_eq(r.status, 400);
 	h_resp_free(&r);
 	ck_assert_str_eq(who(lb->port), "b1");	/* and lb serves on */
+}
+END_TEST
+
+/* Idle connections that fill every slot cannot lock the page out. */
+START_TEST(idle_clients_cannot_lock_out_the_status_page)
+{
+	enum { N = 40 };
+	struct h_proc *b, *lb;
+	struct h_conn *c[N];
+	int i, sport = h_free_port();
+	char sarg[32], *json;
+
+	snprintf(sarg, sizeof(sarg), "%d", sport);
+	b = h_backend("b1", "-q", NULL);
+	lb = h_lb(1, &b, "-a", sarg, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	for (i = 0; i < N; i++)
+		c[i] = h_connect(sport);
+	pause_ms(100);
+	json = page(sport, "/status.json", NULL, "application/json");
+	ck_assert(json_valid(json));
+	free(json);
+	for (i = 0; i < N; i++)
+		h_close(c[i]);
+	ck_assert_str_eq(who(lb->port), "b1");
 }
 END_TEST
 
@@ -609,9 +760,13 @@ health_suite(void)
 		a_hung_backend_goes_out_by_the_check_timeout,
 		probes_go_on_while_every_backend_is_down,
 		live_traffic_takes_out_only_probes_bring_back,
+		five_hundreds_do_not_take_a_backend_out,
+		the_check_path_is_the_one_given,
+		lb_out_of_descriptors_takes_no_backend_down,
 		fail_open_tries_them_all_anyway,
 		status_page_agrees_with_reality,
 		status_page_is_read_only,
+		idle_clients_cannot_lock_out_the_status_page,
 		status_page_loads_in_chromium,
 		health_options_are_checked,
 		NULL
