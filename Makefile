@@ -4,6 +4,7 @@
 #   make run        the demo: backends and the most advanced balancer here
 #   make valgrind   the suites again, each balancer running under valgrind
 #   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk)
+#   make fuzz       AFL++ on final/'s HTTP parser (needs afl++), 60 s
 #   make clean
 # Variables pass down: make CC=clang, make SANITIZE=1 test, ...
 
@@ -28,6 +29,9 @@ valgrind:
 bench: all
 	sh tests/bench.sh
 
+fuzz:
+	$(MAKE) -C tests fuzz
+
 # The demo of the last lesson that exists: final/ once it is there.
 run:
 	@for d in final lesson3 lesson2 lesson1; do \
@@ -39,4 +43,4 @@ clean:
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
 	done
 
-.PHONY: all test check valgrind bench run clean
+.PHONY: all test check valgrind bench fuzz run clean

@@ -343,6 +343,15 @@ start_request(struct client *c, const struct http_msg *m)
 	choose_backend(c);
 }
 
+/* A request we answer ourselves, unread: how the access log names it. */
+static void
+name_refused(struct client *c, const char *method)
+{
+	snprintf(c->method, sizeof(c->method), "%s", method);
+	snprintf(c->target, sizeof(c->target), "-");
+	c->t0 = loop_now();
+}
+
 /* C_HEAD: is there a whole request head in `in`? */
 static void
 parse_request(struct client *c)
@@ -357,11 +366,11 @@ parse_request(struct client *c)
 	n = http_parse_request(c->in.data + c->in.off, c->in.len - c->in.off,
 	    HEAD_MAX, &m);
 	if (n < 0) {
-		snprintf(c->method, sizeof(c->method), "-");
+		name_refused(c, "-");
 		answer_parse_error(c, -n);
 	} else if (n > 0 && m.method_len == 7 &&
 	    memcmp(m.method, "CONNECT", 7) == 0) {
-		snprintf(c->method, sizeof(c->method), "CONNECT");
+		name_refused(c, "CONNECT");
 		answer(c, 501, "Not Implemented", "", "CONNECT tunnels are not "
 		    "supported");
 	} else if (n > 0) {

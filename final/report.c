@@ -178,12 +178,25 @@ count_up(void)
 	return n;
 }
 
-/* When be last changed state, as a UTC date and time. */
+/*
+ * When be last changed state, as a UTC date and time. The loop's clock
+ * is monotonic, not a date: it is tied to the wall clock once, at the
+ * first report, so the same moment prints the same way every time.
+ */
 static void
 since_text(const struct backend *be, double now, char *out, size_t n)
 {
-	time_t t = time(NULL) - (time_t)(now - be->since + 0.5);
+	static time_t wall0;
+	static double mono0;
 	struct tm tm;
+	time_t t;
+
+	if (wall0 == 0) {
+		wall0 = time(NULL);
+		mono0 = now;
+	}
+	t = wall0 + (time_t)(be->since - mono0 + (be->since >= mono0 ? 0.5 :
+	    -0.5));
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)

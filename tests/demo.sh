@@ -58,7 +58,8 @@ make it well: "UP" after 2 passed checks.
     curl -s http://127.0.0.1:9002/control/well
 
 Kill b$n, then start it again: DOWN with "Connection refused", then UP,
-by itself, with no restart of lb.
+by itself, with no restart of lb. (Ctrl-C here does not stop the b$n you
+start: stop it with kill %1 in that terminal when you are done.)
 
     kill $last_pid
     $here/backend -l $((9000 + n)) -n b$n -q &
@@ -66,7 +67,7 @@ MSG
 fi
 cat <<MSG
 
-Then try what the README's "What breaks" shows.
+Then try what the lesson's README shows.
 Press Ctrl-C here to stop everything.
 MSG
 wait

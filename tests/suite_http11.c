@@ -376,6 +376,49 @@ START_TEST(sigterm_drains_in_flight_requests)
 }
 END_TEST
 
+/*
+ * A request answered without being read (400, 501 for CONNECT) still
+ * gets a whole access-log line: eight fields, "-" for what is unknown,
+ * and the milliseconds it took, not the time since the clock's zero.
+ */
+START_TEST(refused_requests_are_logged_whole)
+{
+	static const char *const reqs[] = {
+		"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	struct h_proc *b = h_backend("b1", "-q", NULL);
+	struct h_proc *lb = h_lb(1, &b, NULL);
+	char method[32], target[64], backend[64], flags[32];
+	int status, i, n;
+	long long bytes;
+	double ms;
+	char *log, *line;
+	struct h_resp r;
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(h_request(lb->port, reqs[i], &r), 0);
+		ck_assert_int_eq(r.status, i == 0 ? 400 : 501);
+		h_resp_free(&r);
+	}
+	kill(lb->pid, SIGTERM);		/* and so flush the access log */
+	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
+	log = h_slurp(lb->out);
+	for (i = 0, line = log; i < 2; i++, line = strchr(line, '\n') + 1) {
+		ck_assert_ptr_nonnull(strchr(line, '\n'));
+		n = sscanf(line, "%*s %31s %63s %63s %d %lld %lf %31s", method,
+		    target, backend, &status, &bytes, &ms, flags);
+		ck_assert_msg(n == 7, "not a whole line: %s", line);
+		ck_assert_str_eq(method, i == 0 ? "-" : "CONNECT");
+		ck_assert_str_eq(target, "-");
+		ck_assert_str_eq(backend, "-");
+		ck_assert_int_eq(status, i == 0 ? 400 : 501);
+		ck_assert_msg(ms >= 0 && ms < h_scaled(1000), "%f ms", ms);
+	}
+	free(log);
+}
+END_TEST
+
 Suite *
 http11_suite(void)
 {
@@ -394,6 +437,7 @@ http11_suite(void)
 		connect_tunnels_get_501,
 		a_slow_head_gets_408_and_an_idle_client_is_closed,
 		sigterm_drains_in_flight_requests,
+		refused_requests_are_logged_whole,
 		NULL
 	};
 
