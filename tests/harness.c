@@ -577,6 +577,17 @@ h_expect_bad_args(char *const args[], const char *want)
 	free(err);
 }
 
+/* r's body is all len bytes the backend sent: its X-Response-Sum agrees. */
+void
+h_expect_sent_body(const struct h_resp *r, size_t len)
+{
+	char sum[17];
+
+	ck_assert_uint_eq(r->body_len, len);
+	h_sum_hex(r->body, r->body_len, sum);
+	ck_assert_pstr_eq(h_header(r, "X-Response-Sum"), sum);
+}
+
 struct h_conn *
 h_connect(int port)
 {

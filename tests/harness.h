@@ -79,6 +79,7 @@ const char *h_header(const struct h_resp *r, const char *name);
 int	 h_header_count(const struct h_resp *r, const char *name);
 void	 h_resp_free(struct h_resp *r);
 void	 h_sum_hex(const void *p, size_t n, char out[17]);
+void	 h_expect_sent_body(const struct h_resp *r, size_t len);
 
 int	 h_fd_count(pid_t pid);		/* -1: cannot tell here */
 long	 h_cpu_ms(pid_t pid);		/* -1: cannot tell here */
