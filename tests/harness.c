@@ -588,6 +588,26 @@ h_expect_sent_body(const struct h_resp *r, size_t len)
 	ck_assert_pstr_eq(h_header(r, "X-Response-Sum"), sum);
 }
 
+Suite *
+unit_suite(const char *name, const struct unit *units, void (*setup)(void),
+    void (*teardown)(void))
+{
+	Suite *s = suite_create(name);
+	TCase *t = tcase_create(name);
+
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 5);
+	for (; units->test != NULL; units++) {
+		if (units->rows > 0)
+			tcase_add_loop_test(t, units->test, 0, units->rows);
+		else
+			tcase_add_test(t, units->test);
+	}
+	suite_add_tcase(s, t);
+	return s;
+}
+
 struct h_conn *
 h_connect(int port)
 {

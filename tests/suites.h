@@ -17,6 +17,21 @@ Suite	*http11_suite(void);		/* final/ */
 Suite	*health_suite(void);		/* final/: checks, status page */
 Suite	*http_unit_suite(void);		/* final/http.c, alone */
 
+/*
+ * A suite of unit tests (no processes: 5 s each), built by unit_suite()
+ * from a list ending in { NULL, 0 }. rows: how many rows of its table a
+ * loop test runs (ROWS(table)), 0 for a plain test. setup and teardown
+ * run around each test, and may be NULL.
+ */
+struct unit {
+	const TTest *test;
+	int	rows;
+};
+#define ROWS(table)	((int)(sizeof(table) / sizeof((table)[0])))
+
+Suite	*unit_suite(const char *name, const struct unit *units,
+	    void (*setup)(void), void (*teardown)(void));
+
 /* Defined by each lesson's unit_lessonN.c: its suites, NULL-terminated. */
 extern Suite *(*const lesson_suites[])(void);
 

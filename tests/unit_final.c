@@ -268,23 +268,18 @@ END_TEST
 static Suite *
 final_unit_suite(void)
 {
-	Suite *s = suite_create("final-unit");
-	TCase *tc = tcase_create("loop-pool");
+	const struct unit units[] = {
+		{ timers_fire_in_deadline_order, 0 },
+		{ select_sleeps_until_the_nearest_deadline, 0 },
+		{ round_robin_skips_what_is_down, ROWS(rr) },
+		{ rise_and_fall, ROWS(rules) },
+		{ status_lines, ROWS(lines) },
+		{ retry_after_counts_the_probes_still_needed, ROWS(waits) },
+		{ first_probes_are_spread, 0 },
+		{ NULL, 0 }
+	};
 
-	tcase_set_timeout(tc, 5);
-	tcase_add_test(tc, timers_fire_in_deadline_order);
-	tcase_add_test(tc, select_sleeps_until_the_nearest_deadline);
-	tcase_add_loop_test(tc, round_robin_skips_what_is_down, 0,
-	    (int)(sizeof(rr) / sizeof(rr[0])));
-	tcase_add_loop_test(tc, rise_and_fall, 0,
-	    (int)(sizeof(rules) / sizeof(rules[0])));
-	tcase_add_loop_test(tc, status_lines, 0,
-	    (int)(sizeof(lines) / sizeof(lines[0])));
-	tcase_add_loop_test(tc, retry_after_counts_the_probes_still_needed, 0,
-	    (int)(sizeof(waits) / sizeof(waits[0])));
-	tcase_add_test(tc, first_probes_are_spread);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("final-unit", units, NULL, NULL);
 }
 
 Suite *(*const lesson_suites[])(void) = {

@@ -143,19 +143,16 @@ END_TEST
 static Suite *
 lesson1_unit_suite(void)
 {
-	Suite *s = suite_create("lesson1-unit");
-	TCase *tc = tcase_create("pure");
+	const struct unit units[] = {
+		{ hostport_table, ROWS(hostports) },
+		{ hostport_prints_brackets_for_ipv6, 0 },
+		{ request_head_table, ROWS(heads) },
+		{ head_end_and_bad_bytes, 0 },
+		{ rewrite_drops_connection_headers, 0 },
+		{ NULL, 0 }
+	};
 
-	tcase_set_timeout(tc, 5);
-	tcase_add_loop_test(tc, hostport_table, 0,
-	    (int)(sizeof(hostports) / sizeof(hostports[0])));
-	tcase_add_test(tc, hostport_prints_brackets_for_ipv6);
-	tcase_add_loop_test(tc, request_head_table, 0,
-	    (int)(sizeof(heads) / sizeof(heads[0])));
-	tcase_add_test(tc, head_end_and_bad_bytes);
-	tcase_add_test(tc, rewrite_drops_connection_headers);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("lesson1-unit", units, NULL, NULL);
 }
 
 Suite *(*const lesson_suites[])(void) = {

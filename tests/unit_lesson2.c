@@ -106,17 +106,14 @@ quiet(void)
 static Suite *
 lesson2_unit_suite(void)
 {
-	Suite *s = suite_create("lesson2-unit");
-	TCase *tc = tcase_create("pure");
+	const struct unit units[] = {
+		{ round_robin_table, ROWS(rr) },
+		{ down_then_up_keeps_the_list_whole, 0 },
+		{ retry_after_counts_to_the_first_retry, 0 },
+		{ NULL, 0 }
+	};
 
-	tcase_add_checked_fixture(tc, quiet, NULL);
-	tcase_set_timeout(tc, 5);
-	tcase_add_loop_test(tc, round_robin_table, 0,
-	    (int)(sizeof(rr) / sizeof(rr[0])));
-	tcase_add_test(tc, down_then_up_keeps_the_list_whole);
-	tcase_add_test(tc, retry_after_counts_to_the_first_retry);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("lesson2-unit", units, quiet, NULL);
 }
 
 Suite *(*const lesson_suites[])(void) = {

@@ -170,20 +170,17 @@ END_TEST
 static Suite *
 lesson3_unit_suite(void)
 {
-	Suite *s = suite_create("lesson3-unit");
-	TCase *tc = tcase_create("states");
+	const struct unit units[] = {
+		{ a_partial_head_keeps_reading, 0 },
+		{ a_bad_head_is_answered_400, 0 },
+		{ no_backend_up_is_answered_503, 0 },
+		{ a_client_gone_before_its_head_is_done, 0 },
+		{ an_answer_is_written_then_drained, 0 },
+		{ each_state_waits_for_the_right_sockets, ROWS(waits) },
+		{ NULL, 0 }
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 5);
-	tcase_add_test(tc, a_partial_head_keeps_reading);
-	tcase_add_test(tc, a_bad_head_is_answered_400);
-	tcase_add_test(tc, no_backend_up_is_answered_503);
-	tcase_add_test(tc, a_client_gone_before_its_head_is_done);
-	tcase_add_test(tc, an_answer_is_written_then_drained);
-	tcase_add_loop_test(tc, each_state_waits_for_the_right_sockets, 0,
-	    (int)(sizeof(waits) / sizeof(waits[0])));
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("lesson3-unit", units, setup, teardown);
 }
 
 Suite *(*const lesson_suites[])(void) = {
