@@ -3,7 +3,8 @@
 #   make test       run every lesson's test suites (alias: make check)
 #   make run        the demo: backends and the most advanced balancer here
 #   make valgrind   the suites again, each balancer running under valgrind
-#   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk)
+#   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk,
+#                   nginx, haproxy, pen; gnuplot for the chart), ~3 min
 #   make fuzz       AFL++ on final/'s HTTP parser (needs afl++), 60 s
 #   make clean
 # Variables pass down: make CC=clang, make SANITIZE=1 test, ...
@@ -14,7 +15,7 @@ all:
 	@for d in $(LESSONS); do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d all || exit 1; fi; \
 	done
-	$(MAKE) -C tests backend
+	$(MAKE) -C tests backend wsecho
 
 test check:
 	@for d in $(LESSONS); do \
@@ -33,7 +34,8 @@ fuzz:
 	$(MAKE) -C tests fuzz
 
 # The demo of the last lesson that exists: final/ once it is there.
-run:
+# Everything is built first, so every lesson is ready to try.
+run: all
 	@for d in final lesson3 lesson2 lesson1; do \
 		if [ -f $$d/Makefile ]; then exec $(MAKE) -C $$d run; fi; \
 	done

@@ -99,9 +99,12 @@ addr_nonblock(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-/* A non-blocking listening socket on hp, or -1 with a message. */
+/*
+ * A non-blocking listening socket on hp, or -1 with a message naming
+ * opt, the option that asked for it: lb may listen twice (-l, -a).
+ */
 int
-addr_listen(const struct hostport *hp)
+addr_listen(const struct hostport *hp, const char *opt)
 {
 	struct addrinfo *res, *ai;
 	int fd = -1, one = 1, saved = 0;
@@ -124,8 +127,8 @@ addr_listen(const struct hostport *hp)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		fprintf(stderr, "lb: cannot listen on %s: %s\n", hp->str,
-		    strerror(saved));
+		fprintf(stderr, "lb: cannot listen on %s (%s): %s\n", hp->str,
+		    opt, strerror(saved));
 	return fd;
 }
 

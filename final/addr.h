@@ -19,7 +19,7 @@ int	addr_parse(const char *s, int host_optional, struct hostport *hp,
 	    const char **why);
 int	addr_resolve(const struct hostport *hp, int passive,
 	    struct addrinfo **res);
-int	addr_listen(const struct hostport *hp);
+int	addr_listen(const struct hostport *hp, const char *opt);
 int	addr_nonblock(int fd);
 int	addr_connect(const struct addrinfo *ai, int *fd);
 int	addr_connect_from(const struct addrinfo **ai, int *fd);

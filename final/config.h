@@ -12,6 +12,13 @@
 #define MAX_BACKENDS	64
 #define HEAD_MAX	16384	/* a request or response head, at most */
 
+/* -P: what lb tells a backend about the request it passes on. */
+enum forwarded {
+	FWD_X,		/* X-Forwarded-For (appended), -Proto and -Host (set) */
+	FWD_RFC7239,	/* Forwarded: for=...;host=...;proto=http (appended) */
+	FWD_NONE	/* nothing added, nothing removed */
+};
+
 struct config {
 	struct hostport listen;		/* -l */
 	struct hostport status;		/* -a */
@@ -22,6 +29,8 @@ struct config {
 	int	idle_ms;		/* -t idle=: keep-alive client, silent */
 	int	drain_ms;		/* -t drain=: in-flight work on SIGTERM */
 	int	check_ms;		/* -t check=: one health check */
+	int	pool_ms;		/* -t pool=: an idle pooled connection */
+	int	tunnel_ms;		/* -t tunnel=: a tunnel silent both ways */
 	int	interval_ms;		/* -i: between health checks */
 	int	rise, fall;		/* -R, -F */
 	const char *health_path;	/* -H */
@@ -29,7 +38,9 @@ struct config {
 	int	pool_size;		/* -p: idle connections per backend */
 	int	max_conns;		/* -m: clients at once */
 	int	fail_open;		/* -o: all down, try them anyway */
+	enum forwarded forwarded;	/* -P */
 };
+
 
 extern struct config cfg;
 

@@ -3,19 +3,36 @@
  * request after another (keep-alive, pipelining), each balanced on its
  * own.
  *
- *   C_HEAD ──> C_CONNECT ──> C_PROXY ──> (response sent) ──> C_HEAD ...
- *     │  \          │  ▲  refused or       │  reused connection closed
- *     │   \ pooled  │  │  timed out: next  │  before a byte: fresh one;
- *     │    \────────┼──┼──────────────────>│  idempotent, kept: next
- *     │             └──┘  backend          │  backend
- *     ▼                                    ▼
- *   C_ANSWER (our own 4xx/5xx) ──> C_LINGER ──> C_CLOSED
+ *   C_IDLE ─byte─> C_HEAD ─head─> C_CONNECT ─> C_PROXY ─done─> C_IDLE ...
+ *      │              │   └─ pooled connection ──┘  │ └─101─> C_TUNNEL
+ *      │ idle: close  │ bad, slow: our own answer   │ the backend failed
+ *      ▼              ▼                             ▼ before a byte went out
+ *   C_CLOSED <── C_LINGER <── C_ANSWER (4xx/5xx)  retry, or 502 / 504
+ *
+ * (C_TUNNEL ends in C_CLOSED: see "tunnels" below.)
+ *
+ * Inside C_PROXY each direction has a state of its own:
+ *
+ *   request   RQ_BODY ──> RQ_IN ──> RQ_SENT        (RQ_STOPPED: the
+ *             client still  all in   all written    backend would take
+ *             sending       lb       to the backend no more)
+ *   response  RS_HEAD ──> RS_BODY ──> RS_DONE
+ *             (1xx pass)  framing     ended: the rest goes out, then
+ *                         says        the next request (or RS_CUT: the
+ *                         where it    backend stopped early; the rest
+ *                         ends        goes out, then close)
  *
  * Four buffers per client: in (from the client), up (to the backend),
  * bin (from the backend), out (to the client). Bodies stream through
  * them in pieces and are never held whole; http_body_scan() says where
  * each body ends. A full buffer stops the read that fills it: that is
  * lesson 3's backpressure, here in both directions.
+ *
+ * Two rules keep every byte where it belongs. The end of a stream (a
+ * FIN) is handled only after every byte that came before it: a close
+ * that arrives while the tail of a body is still in bin ends the
+ * response once that tail is out, not before. And a backend connection
+ * goes back to the pool only when both messages are complete on it.
  */
 #include <sys/types.h>
 #include <sys/select.h>
@@ -23,12 +40,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "health.h"
@@ -37,22 +56,36 @@
 #include "loop.h"
 #include "pool.h"
 
-#define BUF_SIZE	(HEAD_MAX + 2048)	/* a head, rewritten, fits */
 #define LINGER_S	2	/* reading after our answer, at most */
-
-/* Bytes on their way: data[off..len) are still to be used. */
-struct buf {
-	size_t	off, len;
-	char	data[BUF_SIZE];
-};
+#define REPLAY_MAX	4096	/* a request sent whole, kept in a copy this big */
 
 enum cstate {
-	C_HEAD,		/* waiting for a request head (or the first byte) */
+	C_IDLE,		/* between requests: no byte of the next one yet */
+	C_HEAD,		/* part of a request head is in; its deadline runs */
 	C_CONNECT,	/* a non-blocking connect to a backend is under way */
-	C_PROXY,	/* request to the backend, response to the client */
+	C_PROXY,	/* the exchange: see enum rqstate and enum rsstate */
+	C_TUNNEL,	/* after a 101: bytes both ways, no HTTP (see tunnel()) */
 	C_ANSWER,	/* sending our own answer, then we close */
-	C_LINGER,	/* answer sent: reading what the client still sends */
+	C_LINGER,	/* our last byte is out: reading what still comes */
 	C_CLOSED	/* closed; freed by conn_reap() after this pass */
+};
+
+enum rqstate {
+	RQ_BODY,	/* body bytes are still to come from the client */
+	RQ_IN,		/* the whole request is in lb; not all written yet */
+	RQ_SENT,	/* the whole request was written to the backend */
+	RQ_STOPPED	/* the backend stopped taking it: never reuse */
+};
+
+/* How the backend's end of the stream came, if it came. */
+enum { B_OPEN, B_FIN, B_RESET };
+
+enum rsstate {
+	RS_HEAD,	/* waiting for the final response head */
+	RS_BODY,	/* passing the body on, as far as its framing says */
+	RS_DONE,	/* it ended: what is left in out goes, then next */
+	RS_CUT,		/* the backend stopped mid-body: out goes, then close */
+	RS_TUNNEL	/* a 101 went into out: the connection is a tunnel now */
 };
 
 struct client {
@@ -62,98 +95,61 @@ struct client {
 	struct timer timer;	/* the one deadline of the current state */
 	struct client *next;	/* all clients */
 	int	nreq;		/* requests started on this connection */
-	struct buf in, up, bin, out;
+	int	client_eof;	/* the client sent all it will send */
+	struct buf *in, *up, *bin, *out;	/* lent while bytes are in them */
 
-	/* The request in flight. */
+	/* The request in flight; method[0] == '\0': none, or logged. */
 	char	method[24];
 	char	target[256];	/* for the log, cut if long */
 	int	version;	/* 10 or 11 */
 	int	keep;		/* keep the client connection afterwards */
 	int	head_req;	/* HEAD: the response has no body */
 	int	idempotent;
+	int	upgrade;	/* it asks to switch protocols (WebSocket...) */
 	struct http_body req_body;
-	int	kept;		/* up still holds the whole request */
-	int	req_sent;	/* the whole request reached the backend */
+	enum rqstate rq;
+	int	kept;		/* up (or replay) still holds the whole request */
+	char	*replay;	/* sent, and may be sent again: a copy */
+	size_t	replay_len;
 	double	t0;
+	double	tb;		/* work began on the backend that answers */
+	double	backend_ms;	/* from tb to its final head; -1: none yet */
+	char	cause;		/* who ended it early (see log_request), or 0 */
 
 	/* The backend. */
 	struct backend *be;
 	struct bconn *bc;	/* once connected (or taken from the pool) */
 	int	bfd;		/* -1, connecting, or bc->fd */
+	int	backend_eof;	/* B_FIN, B_RESET: bin may still hold the rest */
 	const struct addrinfo *ai;	/* C_CONNECT: the address tried */
 	int	tries;		/* backends tried for this request */
 	int	retries;	/* for the log */
 	int	reused;		/* bc came from the pool */
 
 	/* The response. */
-	int	resp_started;	/* a byte came from the backend */
-	int	head_done;	/* the final head went into out */
+	enum rsstate rs;
 	int	backend_keep;	/* the backend keeps its connection */
-	int	resp_done;
 	int	status;
 	struct http_body resp_body;
-	long long sent;		/* response bytes for the client */
+	long long sent;		/* bytes for the client: 1xx, head, body */
+
+	/* C_TUNNEL: which way the end of the stream has been passed on. */
+	int	up_shut;	/* the backend got our FIN: the client's is in */
+	int	down_shut;	/* the client got our FIN: the backend's is in */
 };
 
 static struct client *clients;
 static int nclients;
+static int ntunnels;			/* open now */
+static unsigned long long tunnels_total;
 static int draining;
 static struct listener listener = LISTENER_INIT;
 
 static void update(struct client *c);
 static void choose_backend(struct client *c);
 static void parse_request(struct client *c);
-
-/* ---- buffers ---- */
-
-/* Read into the free end of b: >0 bytes, 0 end of file, -1 error, -2 wait. */
-static ssize_t
-buf_read(int fd, struct buf *b)
-{
-	ssize_t r;
-
-	if (b->off > 0 && b->len == BUF_SIZE) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-	}
-	r = read(fd, b->data + b->len, BUF_SIZE - b->len);
-	if (r > 0)
-		b->len += (size_t)r;
-	else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
-		return -2;
-	return r;
-}
-
-/* Write what the socket takes of b: 0, or -1 when the peer is gone. */
-static int
-buf_write(int fd, struct buf *b)
-{
-	ssize_t w = write(fd, b->data + b->off, b->len - b->off);
-
-	if (w < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR ? 0 : -1;
-	b->off += (size_t)w;
-	return 0;
-}
-
-/* All used: start again at the beginning. */
-static void
-buf_settle(struct buf *b)
-{
-	if (b->off == b->len)
-		b->off = b->len = 0;
-}
-
-static size_t
-buf_room(struct buf *b)
-{
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	return BUF_SIZE - b->len;
-}
+static void client_gone(struct client *c, ssize_t r);
+static void start_tunnel(struct client *c);
 
 /* ---- closing ---- */
 
@@ -161,7 +157,7 @@ static void
 close_backend(struct client *c, int reusable)
 {
 	if (c->bc != NULL) {
-		c->be->bytes += (unsigned long long)c->sent;
+		c->bc->be->bytes += (unsigned long long)c->sent;
 		pool_give_back(c->bc, reusable);	/* closes it if not */
 	} else if (c->bfd >= 0) {
 		loop_unwatch(c->bfd);
@@ -171,12 +167,27 @@ close_backend(struct client *c, int reusable)
 	c->bfd = -1;
 }
 
+/* The request is over (answered, or never to be): let go of its copies. */
+static void
+forget_request(struct client *c)
+{
+	buf_put(&c->up);
+	free(c->replay);
+	c->replay = NULL;
+}
+
 static void
 close_client(struct client *c)
 {
 	if (c->state == C_CLOSED)
 		return;
+	if (c->state == C_TUNNEL)
+		ntunnels--;
 	close_backend(c, 0);
+	forget_request(c);
+	buf_put(&c->in);
+	buf_put(&c->bin);
+	buf_put(&c->out);
 	timer_disarm(&c->timer);
 	loop_unwatch(c->fd);
 	close(c->fd);
@@ -184,11 +195,66 @@ close_client(struct client *c)
 	nclients--;
 }
 
+/* Make close(fd) send a reset (RST), not a FIN. */
+static void
+set_reset_on_close(int fd)
+{
+	struct linger lg;
+
+	lg.l_onoff = 1;		/* by name: POSIX does not fix their order */
+	lg.l_linger = 0;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/*
+ * Close with a reset (RST), not a FIN: the way to tell a client that
+ * what it got is not the whole response when nothing in the response
+ * itself can say so (a close-delimited body, cut).
+ */
+static void
+abort_client(struct client *c)
+{
+	set_reset_on_close(c->fd);
+	close_client(c);
+}
+
+/*
+ * How a request ended, for the log, in two letters (after HAProxy's
+ * termination state): "--" when it went as it should; else who ended
+ * it (c->cause) and at what stage:
+ *   who:  C the client left, S the backend failed, P lb refused the
+ *         request, R lb ran out of memory or sockets, c the client was
+ *         too slow, s the backend was, t a tunnel sat silent, K the
+ *         drain deadline cut it
+ *   when: R the request, C connecting, H waiting for the response head,
+ *         D passing the response body, T a tunnel
+ */
+static char
+stage(const struct client *c)
+{
+	switch (c->state) {
+	case C_IDLE:
+	case C_HEAD:	/* S here: no backend to be had for a whole request */
+		return c->cause == 'S' ? 'C' : 'R';
+	case C_CONNECT:
+		return 'C';
+	case C_TUNNEL:
+		return 'T';
+	default:
+		if (c->rs != RS_HEAD)
+			return 'D';
+		return c->rq == RQ_BODY ? 'R' : 'H';	/* still arriving? */
+	}
+}
+
+/* The request's access-log line, once: method[0] is cleared after. */
 static void
 log_request(struct client *c, int status)
 {
 	struct access a;
 
+	if (c->method[0] == '\0')
+		return;
 	a.client = c->peer;
 	a.method = c->method;
 	a.target = c->target;
@@ -196,39 +262,72 @@ log_request(struct client *c, int status)
 	a.status = status;
 	a.bytes = c->sent;
 	a.ms = (loop_now() - c->t0) * 1000;
+	a.backend_ms = c->backend_ms;
+	a.end[0] = c->cause != 0 ? c->cause : '-';
+	a.end[1] = c->cause != 0 ? stage(c) : '-';
 	a.reused = c->reused;
 	a.retries = c->retries;
 	log_access(&a);
+	c->method[0] = '\0';
 }
 
 /*
- * Our own answer: a short text body and Connection: close. If part of a
- * response already went out, there is nothing honest to add: just close.
+ * Our own answer: a short text body and Connection: close. It may follow
+ * a 1xx already on its way; but once a final head went out there is
+ * nothing honest to add: just close.
  */
 static void
 answer(struct client *c, int status, const char *reason, const char *extra,
     const char *detail)
 {
+	size_t room;
 	int n;
 
+	if (c->cause == 0)	/* who made us answer, unless a caller said */
+		c->cause = status == 408 ? 'c' : status == 504 ? 's' :
+		    status == 502 || status == 503 ? 'S' : 'P';
 	close_backend(c, 0);
-	if (c->head_done) {
+	if (c->rs != RS_HEAD) {
 		log_request(c, c->status);
-		close_client(c);
+		abort_client(c);	/* a reset: not a clean end */
 		return;
 	}
-	c->out.off = 0;
-	n = snprintf(c->out.data, BUF_SIZE, "HTTP/1.1 %d %s\r\n"
+	if (buf_get(&c->out) == NULL) {
+		log_request(c, status);
+		close_client(c);	/* no memory for it */
+		return;
+	}
+	room = buf_room(c->out);
+	/* The answer to HEAD says how long the body would be, and sends none. */
+	n = snprintf(c->out->data + c->out->len, room, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n%s\r\n%d %s: %s\n", status, reason,
 	    strlen(reason) + strlen(detail) + 7, extra, status, reason, detail);
-	c->out.len = n > 0 && n < BUF_SIZE ? (size_t)n : 0;
-	c->sent = (long long)c->out.len;
-	if (c->method[0] != '\0')
+	if (c->head_req && n > 0 && (size_t)n < room)
+		n = (int)(strstr(c->out->data + c->out->len, "\r\n\r\n") + 4 -
+		    (c->out->data + c->out->len));
+	if (n < 0 || (size_t)n >= room) {
 		log_request(c, status);
+		close_client(c);	/* behind a 1xx too large to add to */
+		return;
+	}
+	c->out->len += (size_t)n;
+	c->sent += n;
+	log_request(c, status);
 	c->state = C_ANSWER;
 	timer_arm(&c->timer, loop_now() + LINGER_S);
 	update(c);
+}
+
+/* lb itself ran out of something: 503, and the log says it was lb. */
+static void
+answer_short_of(struct client *c, const char *what)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "the balancer is out of %s", what);
+	c->cause = 'R';
+	answer(c, 503, "Service Unavailable", "", detail);
 }
 
 /* No backend could take the request: 503, and when to come back. */
@@ -270,45 +369,112 @@ answer_parse_error(struct client *c, int status)
 
 /* ---- the request ---- */
 
-/* Move request body bytes from in to up, as far as they fit. */
+/* Move request body bytes from in to up, as far as they fit. 0 or -1. */
 static int
 pump_body(struct client *c)
 {
-	while (!c->req_body.done && c->in.len > c->in.off) {
-		size_t n = c->in.len - c->in.off, room = BUF_SIZE - c->up.len;
+	while (c->rq == RQ_BODY && buf_used(c->in) > 0) {
+		size_t n = buf_used(c->in), room;
 		ssize_t k;
 
+		assert(c->up != NULL);	/* lent at start_request(), kept */
+		room = BUF_SIZE - c->up->len;
 		if (room == 0) {
-			if (c->up.off == 0)
+			if (c->up->off == 0)
 				break;		/* the backend must take some */
 			/* Sent bytes go to make room: no resending now. */
-			memmove(c->up.data, c->up.data + c->up.off,
-			    c->up.len - c->up.off);
-			c->up.len -= c->up.off;
-			c->up.off = 0;
+			memmove(c->up->data, c->up->data + c->up->off,
+			    buf_used(c->up));
+			c->up->len -= c->up->off;
+			c->up->off = 0;
 			c->kept = 0;
 			continue;
 		}
-		k = http_body_scan(&c->req_body, c->in.data + c->in.off,
+		k = http_body_scan(&c->req_body, c->in->data + c->in->off,
 		    n < room ? n : room);
 		if (k < 0)
 			return -1;
-		memcpy(c->up.data + c->up.len, c->in.data + c->in.off,
+		memcpy(c->up->data + c->up->len, c->in->data + c->in->off,
 		    (size_t)k);
-		c->up.len += (size_t)k;
-		c->in.off += (size_t)k;
+		c->up->len += (size_t)k;
+		c->in->off += (size_t)k;
+		if (c->req_body.done)
+			c->rq = RQ_IN;
 		if (k == 0)
 			break;
 	}
-	buf_settle(&c->in);
+	if (c->rq == RQ_BODY && c->req_body.done)
+		c->rq = RQ_IN;		/* an empty body */
+	buf_room(c->in);
 	return 0;
+}
+
+/* s[0..n) as the inside of a quoted-string (RFC 9110 5.6.4), at p. */
+static char *
+put_quoted(char *p, const char *s, size_t n)
+{
+	for (; n > 0; n--, s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	return p;
+}
+
+/*
+ * The lines lb adds to a request for the backend (-P), into extra,
+ * which has room for twice the head. The client's address is appended
+ * after any the client sent: the last one is the only one the backend
+ * can trust. X-Forwarded-Proto and -Host are set, not appended: the
+ * client's own are removed (HTTP_OWN_FORWARDED), or it could claim
+ * https. Returns the flags for http_rewrite_head().
+ */
+static unsigned
+forwarded_lines(const struct client *c, const struct http_msg *m,
+    char *extra)
+{
+	const struct http_header *h = http_find(m, "Host");
+	const char *host = m->authority != NULL ? m->authority :
+	    h != NULL ? h->value : NULL;
+	size_t host_len = m->authority != NULL ? m->authority_len :
+	    h != NULL ? h->value_len : 0;
+	char *p = extra;
+
+	switch (cfg.forwarded) {
+	case FWD_X:
+		p += sprintf(p, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http"
+		    "\r\n", c->peer);
+		if (host != NULL) {
+			p += sprintf(p, "X-Forwarded-Host: ");
+			memcpy(p, host, host_len);
+			p += host_len;
+			p += sprintf(p, "\r\n");
+		}
+		break;
+	case FWD_RFC7239:	/* an IPv6 address goes quoted, in brackets */
+		p += sprintf(p, strchr(c->peer, ':') != NULL ?
+		    "Forwarded: for=\"[%s]\"" : "Forwarded: for=%s", c->peer);
+		if (host != NULL) {
+			p += sprintf(p, ";host=\"");
+			p = put_quoted(p, host, host_len);
+			*p++ = '"';
+		}
+		p += sprintf(p, ";proto=http\r\n");
+		break;
+	case FWD_NONE:
+		break;
+	}
+	*p = '\0';
+	return cfg.forwarded == FWD_X ? HTTP_OWN_FORWARDED : 0;
 }
 
 /* A whole head is in: prepare the request for a backend. */
 static void
 start_request(struct client *c, const struct http_msg *m)
 {
-	char extra[160];
+	char extra[2 * HEAD_MAX + 256];
+	unsigned flags;
+	size_t len;
 	int n;
 
 	c->nreq++;
@@ -321,25 +487,40 @@ start_request(struct client *c, const struct http_msg *m)
 	c->keep = m->keep_alive && !draining;
 	c->head_req = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
 	c->idempotent = http_idempotent(m->method, m->method_len);
-	/* Our address for the client, after any it sent: the last is ours. */
-	n = snprintf(extra, sizeof(extra), "X-Forwarded-For: %s\r\n%s",
-	    c->peer, m->version == 10 ? "Connection: keep-alive\r\n" : "");
-	n = http_rewrite_head(c->in.data + c->in.off, m, extra, c->up.data,
-	    BUF_SIZE);
+	/*
+	 * An upgrade is passed on only for a request without a body: the
+	 * new protocol's first byte is then the one after the head, in both
+	 * directions, with nothing of HTTP left to frame.
+	 */
+	c->upgrade = http_wants_upgrade(m) && (m->framing == HTTP_BODY_NONE ||
+	    (m->framing == HTTP_BODY_LENGTH && m->content_length == 0));
+	flags = forwarded_lines(c, m, extra);
+	len = strlen(extra);
+	snprintf(extra + len, sizeof(extra) - len, "%s", c->upgrade ?
+	    "Connection: upgrade\r\n" : m->version == 10 ?
+	    "Connection: keep-alive\r\n" : "");
+	if (buf_get(&c->up) == NULL) {
+		answer_short_of(c, "memory");
+		return;
+	}
+	n = http_rewrite_head(c->in->data + c->in->off, m, extra,
+	    flags | (c->upgrade ? HTTP_KEEP_UPGRADE : 0), c->up->data, BUF_SIZE);
 	if (n < 0) {
 		answer_parse_error(c, 431);
 		return;
 	}
-	c->up.off = 0;
-	c->up.len = (size_t)n;
+	c->up->off = 0;
+	c->up->len = (size_t)n;
 	c->kept = 1;
-	c->in.off += m->head_len;
+	c->in->off += m->head_len;
 	http_body_init(&c->req_body, m);
+	c->rq = RQ_BODY;
 	if (pump_body(c) < 0) {
 		answer(c, 400, "Bad Request", "", "malformed chunked body");
 		return;
 	}
 	c->tries = c->retries = 0;
+	c->backend_ms = -1;
 	choose_backend(c);
 }
 
@@ -347,23 +528,29 @@ start_request(struct client *c, const struct http_msg *m)
 static void
 name_refused(struct client *c, const char *method)
 {
+	c->head_req = 0;	/* unread: whatever the one before was */
 	snprintf(c->method, sizeof(c->method), "%s", method);
 	snprintf(c->target, sizeof(c->target), "-");
 	c->t0 = loop_now();
+	c->backend_ms = -1;
 }
 
-/* C_HEAD: is there a whole request head in `in`? */
+/* C_IDLE, C_HEAD: is there a whole request head in `in`? */
 static void
 parse_request(struct client *c)
 {
 	struct http_msg m;
 	int n;
 
-	if (c->in.len == c->in.off) {
-		update(c);
+	assert(c->state == C_IDLE || c->state == C_HEAD);
+	if (buf_used(c->in) == 0) {
+		if (c->client_eof)
+			close_client(c);	/* it is done with us */
+		else
+			update(c);
 		return;
 	}
-	n = http_parse_request(c->in.data + c->in.off, c->in.len - c->in.off,
+	n = http_parse_request(c->in->data + c->in->off, buf_used(c->in),
 	    HEAD_MAX, &m);
 	if (n < 0) {
 		name_refused(c, "-");
@@ -374,11 +561,18 @@ parse_request(struct client *c)
 		answer(c, 501, "Not Implemented", "", "CONNECT tunnels are not "
 		    "supported");
 	} else if (n > 0) {
-		timer_disarm(&c->timer);
-		start_request(c, &m);
+		start_request(c, &m);	/* its states arm their own deadlines */
+	} else if (c->client_eof) {
+		close_client(c);	/* half a head, and no more coming */
 	} else {
-		if (c->timer.slot < 0 || c->nreq > 0)	/* first byte came */
+		/*
+		 * The head's deadline is set once, at its first byte (on a
+		 * new connection, at accept): it bounds the whole head, not
+		 * the gap between two of its lines.
+		 */
+		if (c->state == C_IDLE && c->nreq > 0)
 			timer_arm(&c->timer, loop_now() + cfg.head_ms / 1e3);
+		c->state = C_HEAD;
 		update(c);
 	}
 }
@@ -401,18 +595,62 @@ connect_next(struct client *c)
 		timer_arm(&c->timer, loop_now() + cfg.connect_ms / 1e3);
 		update(c);
 	} else if (errno == EMFILE || errno == ENFILE) {
-		answer(c, 503, "Service Unavailable", "",
-		    "the balancer is out of sockets");
+		answer_short_of(c, "sockets");
 	} else {
 		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
 		backend_failed(c, why);
 	}
 }
 
+/* A fresh start on whatever backend connection comes next. */
+static void
+reset_exchange(struct client *c)
+{
+	c->up->off = 0;		/* from the first byte */
+	c->rq = c->req_body.done ? RQ_IN : RQ_BODY;
+	buf_put(&c->bin);
+	c->backend_eof = B_OPEN;
+	c->rs = RS_HEAD;
+	c->status = 0;
+}
+
+/*
+ * Write what the backend takes of up, now: not a select() pass later.
+ * Waiting for "writable" first would cost a pass, and a wakeup, for a
+ * socket that almost always has room.
+ */
+static void
+send_up(struct client *c)
+{
+	ssize_t r;
+
+	if (c->rq == RQ_STOPPED || buf_used(c->up) == 0)
+		return;
+	if ((r = buf_write(c->bfd, c->up)) < 0)
+		c->rq = RQ_STOPPED;	/* what it says comes by reading */
+	else if (r > 0)
+		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+}
+
+/* The exchange starts: on a pooled connection, or a fresh one. */
+static void
+start_exchange(struct client *c)
+{
+	c->state = C_PROXY;
+	timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+	send_up(c);
+	update(c);
+}
+
 /*
  * Round robin to the next backend that is up, within the retry budget.
  * When there is none: 503 if nothing is up, else the answer we have
  * (why != NULL: the last backend failed us after it was reached, 502).
+ * Only a request that may be sent twice rides a pooled connection: on
+ * one the backend may have closed just now (the keep-alive race), and
+ * a POST lost that way could neither be sent again nor answered. An
+ * upgrade always gets a fresh connection: the tunnel it may become
+ * is the connection's whole life, never to be handed to anyone else.
  */
 static void
 choose_backend_or(struct client *c, const char *why)
@@ -421,6 +659,7 @@ choose_backend_or(struct client *c, const char *why)
 
 	if (c->tries > cfg.retries || c->tries >= nbackends ||
 	    (b = pool_pick()) < 0) {
+		pool_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
 			answer(c, 502, "Bad Gateway", "", why);
 		else
@@ -430,15 +669,13 @@ choose_backend_or(struct client *c, const char *why)
 	if (c->tries++ > 0)
 		c->retries++;
 	c->be = &backends[b];
-	c->up.off = 0;		/* from the first byte, on whatever we get */
-	c->resp_started = c->head_done = c->resp_done = 0;
-	c->sent = 0;
-	if ((c->bc = pool_take(c->be)) != NULL) {
+	c->tb = loop_now();
+	reset_exchange(c);
+	if (c->idempotent && !c->upgrade &&
+	    (c->bc = pool_take(c->be)) != NULL) {
 		c->reused = 1;
 		c->bfd = c->bc->fd;
-		c->state = C_PROXY;
-		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
-		update(c);
+		start_exchange(c);
 		return;
 	}
 	c->reused = 0;
@@ -467,6 +704,7 @@ connect_done(struct client *c)
 {
 	int err = addr_connect_error(c->bfd);
 
+	assert(c->state == C_CONNECT);
 	if (err != 0) {
 		loop_unwatch(c->bfd);
 		close(c->bfd);
@@ -477,55 +715,96 @@ connect_done(struct client *c)
 		return;
 	}
 	if ((c->bc = pool_new(c->be, c->bfd)) == NULL) {
-		answer(c, 503, "Service Unavailable", "", "out of memory");
+		answer_short_of(c, "memory");
 		return;
 	}
-	c->state = C_PROXY;
-	timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
-	update(c);
+	start_exchange(c);
+}
+
+/* The request again in up, from the copy kept for that. 0 or -1. */
+static int
+restore_request(struct client *c)
+{
+	if (c->up != NULL)
+		return 0;
+	if (c->replay == NULL || buf_get(&c->up) == NULL)
+		return -1;
+	memcpy(c->up->data, c->replay, c->replay_len);
+	c->up->len = c->replay_len;
+	return 0;
 }
 
 /*
- * The backend closed (or failed) before its response was complete.
- * Before any response byte, a retry may be safe: on a reused connection
- * the backend most likely closed it while idle and never saw our
- * request; on a fresh one, only if the request is idempotent. Either
- * way only if we still hold the whole request (kept).
+ * The whole request reached the backend. Its buffer goes back while the
+ * response comes (an 18 KB buffer for a 200-byte GET, times every client
+ * waiting, would be most of lb's memory); a request that may be sent
+ * again keeps a copy of its own size instead.
  */
 static void
-backend_closed(struct client *c)
+request_sent(struct client *c)
 {
-	if (c->head_done && c->resp_body.framing == HTTP_BODY_CLOSE) {
-		c->resp_done = 1;	/* the close was the end of the body */
-		close_backend(c, 0);
+	c->rq = RQ_SENT;
+	if (!c->idempotent || !c->kept) {
+		c->kept = 0;
+		buf_put(&c->up);
 		return;
 	}
-	if (c->head_done) {		/* cut short: never fake an end */
-		c->keep = 0;
-		c->resp_done = 1;
-		close_backend(c, 0);
-		c->status = c->status ? c->status : 502;
+	if (c->replay == NULL && c->up->len <= REPLAY_MAX &&
+	    (c->replay = malloc(c->up->len)) != NULL) {
+		memcpy(c->replay, c->up->data, c->up->len);
+		c->replay_len = c->up->len;
+	}
+	if (c->replay != NULL)
+		buf_put(&c->up);	/* else it stays: the copy is up */
+}
+
+/*
+ * RS_HEAD, and there will be no response: the backend closed or reset
+ * (retry: 1), or sent a head lb will not pass on (retry: 0). A request
+ * that may be sent twice, of which nothing reached the client and all
+ * is still in up, goes again: on a fresh connection to the same backend
+ * if this one came from the pool (the keep-alive race: the backend is
+ * fine), else to the next backend. Anything else gets a 502.
+ */
+static void
+no_response(struct client *c, const char *why, int retry)
+{
+	assert(c->rs == RS_HEAD);
+	if (!retry || !c->idempotent || !c->kept || c->sent > 0 ||
+	    restore_request(c) < 0) {
+		answer(c, 502, "Bad Gateway", "", why);
 		return;
 	}
-	if (!c->resp_started && c->kept && c->reused) {
-		close_backend(c, 0);
+	close_backend(c, 0);
+	if (c->reused) {
 		c->reused = 0;
 		c->retries++;
-		c->up.off = 0;
+		c->tb = loop_now();
+		reset_exchange(c);
 		c->ai = c->be->addrs;
 		connect_next(c);
 		return;
 	}
-	if (!c->resp_started && c->kept && c->idempotent) {
-		/* It was reached, so it is not down: just try another. */
-		close_backend(c, 0);
-		choose_backend_or(c, "the backend closed without answering");
-		return;
-	}
-	answer(c, 502, "Bad Gateway", "", c->resp_started ?
-	    "the backend sent a malformed response" :
-	    "the backend closed without answering");
+	pool_failed(c->be);	/* the next pick is another, if one is up */
+	choose_backend_or(c, why);
 }
+
+/* The response ended (RS_DONE) or was cut (RS_CUT): let go of the backend. */
+static void
+release_backend(struct client *c)
+{
+	int reusable = c->rs == RS_DONE && c->rq == RQ_SENT &&
+	    c->backend_keep && !c->backend_eof && buf_used(c->bin) == 0;
+
+	if (c->rs == RS_DONE)
+		c->be->requests++;
+	close_backend(c, reusable);
+	forget_request(c);	/* what was not sent, never will be */
+	c->rq = RQ_STOPPED;
+}
+
+/* What moving bytes from bin to out did. */
+enum { MOVED = 1, NEED_BYTES = 0, NEED_ROOM = 2, BAD = -1, UNASKED = -2 };
 
 /* The response head, rewritten for the client, goes into out. */
 static int
@@ -533,84 +812,157 @@ take_response_head(struct client *c)
 {
 	struct http_msg m;
 	const char *conn;
+	size_t room;
 	int n;
 
-	n = http_parse_response(c->bin.data + c->bin.off,
-	    c->bin.len - c->bin.off, HEAD_MAX, c->head_req, &m);
-	if (n == 0 && c->bin.len - c->bin.off < HEAD_MAX)
-		return 0;
-	if (n <= 0 || m.status == 101) {
-		answer(c, 502, "Bad Gateway", "",
-		    "the backend sent a malformed response");
-		return -1;
+	if (buf_used(c->bin) == 0)
+		return NEED_BYTES;
+	n = http_parse_response(c->bin->data + c->bin->off, buf_used(c->bin),
+	    HEAD_MAX, c->head_req, &m);
+	if (n == 0)
+		return NEED_BYTES;
+	if (n < 0)
+		return BAD;
+	if (m.status == 101 && !c->upgrade)
+		return UNASKED;	/* a tunnel nobody asked for */
+	/*
+	 * Room first: buf_room() may move out's bytes, and so the place to
+	 * write to (the order a call's arguments are worked out in is the
+	 * compiler's choice: the fuzzer found this with clang, not gcc).
+	 */
+	if (buf_get(&c->out) == NULL)
+		return BAD;		/* no memory: as if it were garbage */
+	room = buf_room(c->out);
+	if (m.status == 101) {
+		n = http_rewrite_head(c->bin->data + c->bin->off, &m,
+		    "Connection: upgrade\r\n", HTTP_KEEP_UPGRADE,
+		    c->out->data + c->out->len, room);
+		if (n < 0)
+			return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
+		c->bin->off += m.head_len;
+		c->out->len += (size_t)n;
+		c->sent += n;
+		c->status = 101;
+		c->backend_ms = (loop_now() - c->tb) * 1000;
+		c->rs = RS_TUNNEL;	/* what follows in bin is the tunnel's */
+		return MOVED;
 	}
-	c->bin.off += (size_t)n;
 	if (m.status < 200) {		/* 1xx: pass on to 1.1 clients */
-		if (c->version == 11)
-			n = http_rewrite_head(c->bin.data + c->bin.off - n, &m,
-			    "", c->out.data + c->out.len, buf_room(&c->out));
-		if (c->version == 11 && n > 0)
-			c->out.len += (size_t)n;
-		return 1;
+		if (c->version == 11) {
+			n = http_rewrite_head(c->bin->data + c->bin->off, &m, "",
+			    0, c->out->data + c->out->len, room);
+			if (n < 0)
+				return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
+			c->out->len += (size_t)n;
+			c->sent += n;
+		}
+		c->bin->off += m.head_len;
+		return MOVED;
 	}
-	if (m.framing == HTTP_BODY_CLOSE || !c->req_body.done || draining)
+	/*
+	 * A body the client has not finished sending ends this connection;
+	 * so does an upgrade refused: the client may already be sending in
+	 * the protocol it asked for, bytes that are no request.
+	 */
+	if (m.framing == HTTP_BODY_CLOSE || !c->req_body.done || draining ||
+	    c->upgrade)
 		c->keep = 0;
 	conn = !c->keep ? "Connection: close\r\n" : c->version == 10 ?
 	    "Connection: keep-alive\r\n" : "";
-	n = http_rewrite_head(c->bin.data + c->bin.off - n, &m, conn,
-	    c->out.data + c->out.len, buf_room(&c->out));
-	if (n < 0) {
-		answer(c, 502, "Bad Gateway", "", "response head too large");
-		return -1;
-	}
-	c->out.len += (size_t)n;
+	n = http_rewrite_head(c->bin->data + c->bin->off, &m, conn, 0,
+	    c->out->data + c->out->len, room);
+	if (n < 0)	/* no room yet; or never: too many headers */
+		return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
+	c->bin->off += m.head_len;
+	c->out->len += (size_t)n;
 	c->sent += n;
 	c->status = m.status;
-	c->backend_keep = m.keep_alive;
-	c->head_done = 1;
+	c->backend_ms = (loop_now() - c->tb) * 1000;
+	c->backend_keep = m.keep_alive && !c->upgrade;	/* it heard "upgrade" */
 	http_body_init(&c->resp_body, &m);
-	return 1;
+	c->rs = c->resp_body.done ? RS_DONE : RS_BODY;
+	return MOVED;
 }
 
-/* Move what the backend sent into out: a head, then body bytes. */
+/*
+ * Body bytes from bin to out, as many as its framing and out allow.
+ * When out is empty and all of bin is body, bin simply becomes out: the
+ * bytes are not copied at all.
+ */
+static int
+take_body(struct client *c)
+{
+	size_t n = buf_used(c->bin), room = buf_room(c->out);
+	ssize_t k;
+
+	if (n == 0)
+		return NEED_BYTES;
+	if (room == 0)
+		return NEED_ROOM;
+	k = http_body_scan(&c->resp_body, c->bin->data + c->bin->off,
+	    n < room ? n : room);
+	if (k < 0)
+		return BAD;
+	c->sent += k;
+	if (c->resp_body.done)
+		c->rs = RS_DONE;
+	if (c->out == NULL && (size_t)k == n) {
+		c->out = c->bin;	/* the whole buffer changes hands */
+		c->bin = NULL;
+		return k > 0 ? MOVED : NEED_BYTES;
+	}
+	if (buf_get(&c->out) == NULL)
+		return BAD;
+	memcpy(c->out->data + c->out->len, c->bin->data + c->bin->off, (size_t)k);
+	c->out->len += (size_t)k;
+	c->bin->off += (size_t)k;
+	return k > 0 ? MOVED : NEED_BYTES;
+}
+
+/*
+ * Move what the backend sent into out, then see whether the response
+ * has ended. The backend's end of the stream counts only once bin is
+ * empty: a FIN ends a close-delimited body and cuts any other; a reset
+ * cuts any body, and lb resets the client in turn (RS_CUT).
+ */
 static void
 pump_response(struct client *c)
 {
-	while (!c->resp_done) {
-		size_t n = c->bin.len - c->bin.off, room;
-		ssize_t k;
+	int r = MOVED;
 
-		if (!c->head_done) {
-			if (c->out.len != c->out.off)
-				break;	/* a 1xx is still going out */
-			if (take_response_head(c) <= 0)
-				return;
-		} else if (c->resp_body.done) {
-			c->resp_done = 1;
-		} else {
-			room = buf_room(&c->out);
-			if (n == 0 || room == 0)
-				break;
-			k = http_body_scan(&c->resp_body, c->bin.data +
-			    c->bin.off, n < room ? n : room);
-			if (k < 0) {
-				backend_closed(c);	/* bad chunked body */
-				return;
-			}
-			memcpy(c->out.data + c->out.len, c->bin.data +
-			    c->bin.off, (size_t)k);
-			c->out.len += (size_t)k;
-			c->bin.off += (size_t)k;
-			c->sent += k;
+	while (r == MOVED && (c->rs == RS_HEAD || c->rs == RS_BODY))
+		r = c->rs == RS_HEAD ? take_response_head(c) : take_body(c);
+	if (r == BAD && c->rs == RS_HEAD) {
+		no_response(c, "the backend sent a malformed response", 0);
+		return;
+	}
+	if (r == UNASKED) {
+		no_response(c, "the backend switched protocols (101) unasked", 0);
+		return;
+	}
+	if (r == BAD) {			/* a malformed chunked body */
+		c->cause = 'S';
+		log_request(c, c->status);
+		abort_client(c);
+		return;
+	}
+	if (c->backend_eof && r == NEED_BYTES && c->rs == RS_HEAD) {
+		no_response(c, buf_used(c->bin) > 0 || c->sent > 0 ?
+		    "the backend closed mid-response" :
+		    "the backend closed without answering", 1);
+		return;
+	}
+	if (c->backend_eof && r == NEED_BYTES && c->rs == RS_BODY) {
+		if (c->resp_body.framing == HTTP_BODY_CLOSE &&
+		    c->backend_eof == B_FIN)
+			c->rs = RS_DONE;	/* the close was the end */
+		else {
+			c->rs = RS_CUT;		/* never fake an end */
+			c->keep = 0;
 		}
 	}
-	if (c->resp_done && c->bc != NULL) {
-		/* Anything more from the backend now is garbage: don't reuse. */
-		c->be->requests++;
-		close_backend(c, c->backend_keep && c->req_sent &&
-		    c->bin.off == c->bin.len);
-	}
-	buf_settle(&c->bin);
+	if ((c->rs == RS_DONE || c->rs == RS_CUT) && c->bfd >= 0)
+		release_backend(c);
 }
 
 /* ---- finishing a request ---- */
@@ -619,21 +971,31 @@ static void
 reset_request(struct client *c)
 {
 	c->method[0] = c->target[0] = '\0';
+	c->cause = 0;
+	c->backend_ms = -1;
 	c->be = NULL;
-	c->resp_started = c->head_done = c->resp_done = 0;
+	c->rs = RS_HEAD;
 	c->status = 0;
 	c->sent = 0;
 	c->reused = c->retries = c->tries = 0;
-	c->up.off = c->up.len = 0;
-	c->bin.off = c->bin.len = 0;
+	c->backend_eof = B_OPEN;
+	forget_request(c);
+	buf_put(&c->bin);
 }
 
 /* The response is out. Next request on this connection, or close. */
 static void
 finish_request(struct client *c)
 {
+	assert(c->rs == RS_DONE || c->rs == RS_CUT);
+	if (c->rs == RS_CUT)
+		c->cause = 'S';		/* the backend stopped mid-body */
 	log_request(c, c->status);
-	if (!c->keep || draining) {
+	if (c->rs == RS_CUT && c->backend_eof == B_RESET) {
+		abort_client(c);	/* tell the client the same way */
+		return;
+	}
+	if (!c->keep || draining || c->rs == RS_CUT || !c->req_body.done) {
 		shutdown(c->fd, SHUT_WR);
 		c->state = C_LINGER;
 		timer_arm(&c->timer, loop_now() + LINGER_S);
@@ -641,11 +1003,192 @@ finish_request(struct client *c)
 		return;
 	}
 	reset_request(c);
-	c->state = C_HEAD;
-	/* Idle until a byte comes; then the head has head_ms to arrive. */
-	timer_arm(&c->timer, loop_now() + (c->in.len > c->in.off ?
-	    cfg.head_ms : cfg.idle_ms) / 1e3);
+	c->state = C_IDLE;
+	timer_arm(&c->timer, loop_now() + cfg.idle_ms / 1e3);
 	parse_request(c);	/* a pipelined request may be waiting */
+}
+
+/*
+ * C_PROXY: after anything happened, move what can move and see whether
+ * the request is over. Every event of the exchange ends here, so no
+ * ending can be missed because no event came after it.
+ */
+static void
+progress(struct client *c)
+{
+	ssize_t w;
+
+	assert(c->state == C_PROXY);
+	if (pump_body(c) < 0) {
+		answer(c, 400, "Bad Request", "", "malformed chunked body");
+		return;
+	}
+	if (c->client_eof && c->rq == RQ_BODY && buf_used(c->in) == 0) {
+		c->cause = 'C';
+		log_request(c, 499);	/* it left mid-body: nothing to finish */
+		close_client(c);
+		return;
+	}
+	send_up(c);
+	if (c->rq == RQ_IN && buf_used(c->up) == 0 && c->bfd >= 0)
+		request_sent(c);
+	/* Response bytes go to the client as soon as they are out's. */
+	do {
+		pump_response(c);
+		if (c->state != C_PROXY)
+			return;
+		if ((w = buf_write(c->fd, c->out)) < 0) {
+			client_gone(c, -1);
+			return;
+		}
+		if (w > 0)	/* a slow reader that still reads */
+			timer_arm(&c->timer, loop_now() +
+			    cfg.response_ms / 1e3);
+	} while (w > 0 && buf_used(c->out) == 0 && buf_used(c->bin) > 0 &&
+	    (c->rs == RS_HEAD || c->rs == RS_BODY));
+	if (c->rs == RS_TUNNEL) {
+		start_tunnel(c);
+		return;
+	}
+	if ((c->rs == RS_DONE || c->rs == RS_CUT) && buf_used(c->out) == 0)
+		finish_request(c);
+	else
+		update(c);
+}
+
+/* ---- tunnels ----
+ *
+ * After a 101 (Switching Protocols) the two connections carry another
+ * protocol (WebSocket, most often) that lb does not speak: every byte
+ * from one side goes to the other, as it comes, until both sides have
+ * said they are done.
+ *
+ *   client ──in──────> backend      a FIN from the client, once in is
+ *   client <──out<─bin── backend    empty, becomes our FIN to the
+ *                                   backend (up_shut); the backend's,
+ *                                   once bin and out are, the client's
+ *                                   (down_shut). Both: the tunnel ends.
+ *
+ * The same buffers, the same backpressure: a full buffer stops the read
+ * that fills it. A reset from either side resets the other; a tunnel
+ * silent in both directions for -t tunnel ms is closed. Its backend
+ * connection never goes back to the pool: after a 101 it is no longer
+ * an HTTP connection at all.
+ */
+
+/* The tunnel is over: one log line (101, its bytes, its whole life). */
+static void
+end_tunnel(struct client *c, char cause, int reset_client, int reset_backend)
+{
+	assert(c->state == C_TUNNEL);
+	c->cause = cause;
+	c->sent -= (long long)buf_used(c->out);	/* never reached the client */
+	log_request(c, 101);
+	if (reset_backend && c->bfd >= 0)
+		set_reset_on_close(c->bfd);
+	close_backend(c, 0);
+	if (reset_client)
+		abort_client(c);
+	else
+		close_client(c);
+}
+
+/* Write from b to fd what fd takes: >= 0, or -1 when fd's peer is gone. */
+static ssize_t
+tunnel_write(int fd, struct buf *b)
+{
+	return buf_used(b) > 0 ? buf_write(fd, b) : 0;
+}
+
+/* C_TUNNEL: move what can move, pass on ends of stream, see if it is over. */
+static void
+tunnel(struct client *c)
+{
+	ssize_t w;
+	int r, moved = 0;
+
+	assert(c->state == C_TUNNEL);
+	/* Upstream: what is left of the request (rare), then the client's. */
+	if (!c->up_shut) {
+		if ((w = tunnel_write(c->bfd, c->up)) > 0)
+			moved = 1;
+		if (w >= 0 && buf_used(c->up) == 0 &&
+		    (w = tunnel_write(c->bfd, c->in)) > 0)
+			moved = 1;
+		if (w < 0) {
+			end_tunnel(c, 'S', 1, 0);	/* the backend is gone */
+			return;
+		}
+		if (c->client_eof && buf_used(c->up) == 0 &&
+		    buf_used(c->in) == 0) {
+			shutdown(c->bfd, SHUT_WR);
+			c->up_shut = 1;
+		}
+	}
+	/* Downstream: bin to out (the body of a response that never ends). */
+	do {
+		r = take_body(c);
+		if ((w = tunnel_write(c->fd, c->out)) < 0) {
+			end_tunnel(c, 'C', 0, 1);	/* the client is gone */
+			return;
+		}
+		if (w > 0)
+			moved = 1;
+	} while (r == MOVED && w > 0 && buf_used(c->out) == 0);
+	if (c->backend_eof == B_RESET) {
+		end_tunnel(c, 'S', 1, 0);
+		return;
+	}
+	if (c->backend_eof == B_FIN && !c->down_shut &&
+	    buf_used(c->bin) == 0 && buf_used(c->out) == 0) {
+		shutdown(c->fd, SHUT_WR);
+		c->down_shut = 1;
+	}
+	if (c->up_shut && c->down_shut) {
+		end_tunnel(c, 0, 0, 0);		/* as it should */
+		return;
+	}
+	if (moved)
+		timer_arm(&c->timer, loop_now() + cfg.tunnel_ms / 1e3);
+	update(c);
+}
+
+/* RS_TUNNEL: the 101 is in out; from here on, bytes are only bytes. */
+static void
+start_tunnel(struct client *c)
+{
+	free(c->replay);	/* never to be sent again */
+	c->replay = NULL;
+	c->resp_body.framing = HTTP_BODY_CLOSE;	/* take_body takes it all */
+	c->resp_body.done = 0;
+	c->state = C_TUNNEL;
+	c->be->requests++;	/* a response relayed: the 101 */
+	ntunnels++;
+	tunnels_total++;
+	timer_arm(&c->timer, loop_now() + cfg.tunnel_ms / 1e3);
+	tunnel(c);
+}
+
+/* C_TUNNEL: an event on the backend's side (backend) or the client's. */
+static void
+on_tunnel(struct client *c, int backend, int events)
+{
+	ssize_t r;
+
+	if (events & EV_READ) {
+		r = backend ? buf_read(c->bfd, &c->bin) : buf_read(c->fd, &c->in);
+		if (r == 0 && backend)
+			c->backend_eof = B_FIN;
+		else if (r == -1 && backend)
+			c->backend_eof = B_RESET;
+		else if (r == 0)
+			c->client_eof = 1;
+		else if (r == -1) {
+			end_tunnel(c, 'C', 0, 1);	/* reset, or no memory */
+			return;
+		}
+	}
+	tunnel(c);
 }
 
 /* ---- events ---- */
@@ -661,35 +1204,41 @@ on_backend(void *arg, int fd, int events)
 		connect_done(c);
 		return;
 	}
-	if (events & EV_WRITE) {
-		if (buf_write(c->bfd, &c->up) < 0) {
-			/* It stopped reading: maybe it answered early. */
-			c->up.off = c->up.len;
-			c->keep = 0;
-		}
-		if (pump_body(c) < 0) {
-			answer(c, 400, "Bad Request", "", "malformed chunked body");
-			return;
-		}
-		if (c->req_body.done && c->up.off == c->up.len)
-			c->req_sent = 1;
-		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+	if (c->state == C_TUNNEL) {
+		on_tunnel(c, 1, events);
+		return;
 	}
+	assert(c->state == C_PROXY);
+	if (events & EV_WRITE)
+		send_up(c);
 	if (events & EV_READ) {
 		r = buf_read(c->bfd, &c->bin);
-		if (r == 0 || r == -1) {
-			backend_closed(c);
-			if (c->state != C_PROXY)
-				return;
-		} else if (r > 0) {
-			c->resp_started = 1;
+		if (r == 0 || r == -1)
+			c->backend_eof = r == 0 ? B_FIN : B_RESET;
+		else if (r > 0)
 			timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
-		}
-		pump_response(c);
-		if (c->state != C_PROXY)
-			return;
 	}
-	update(c);
+	progress(c);
+}
+
+/* The client closed (r == 0) or failed (r == -1): what that means now. */
+static void
+client_gone(struct client *c, ssize_t r)
+{
+	if (r == 0 && (c->state == C_IDLE || c->state == C_HEAD)) {
+		c->client_eof = 1;	/* requests already in still count */
+		parse_request(c);
+		return;
+	}
+	if (r == 0 && c->state == C_PROXY) {
+		c->client_eof = 1;	/* the rest of its body may be in `in` */
+		progress(c);
+		return;
+	}
+	/* Mid-request, or a reset: it can't be finished. */
+	c->cause = 'C';
+	log_request(c, c->status ? c->status : 499);
+	close_client(c);
 }
 
 static void
@@ -697,67 +1246,57 @@ on_client(void *arg, int fd, int events)
 {
 	struct client *c = arg;
 	char scrap[4096];
-	size_t before, off;
 	ssize_t r;
 
 	(void)fd;
+	if (c->state == C_TUNNEL) {
+		on_tunnel(c, 0, events);
+		return;
+	}
+	if ((events & EV_WRITE) && c->state == C_PROXY) {
+		progress(c);	/* it writes out, then moves what follows */
+		return;
+	}
 	if (events & EV_WRITE) {
-		if (buf_write(c->fd, &c->out) < 0) {
-			if (c->method[0] != '\0' && c->state == C_PROXY)
-				log_request(c, c->status);
-			close_client(c);	/* the client went away */
+		if (buf_write(c->fd, c->out) < 0) {
+			client_gone(c, -1);
 			return;
 		}
-		buf_settle(&c->out);
-		if (c->state == C_ANSWER && c->out.len == 0) {
+		if (c->state == C_ANSWER && buf_used(c->out) == 0) {
 			shutdown(c->fd, SHUT_WR);
 			c->state = C_LINGER;
-		} else if (c->state == C_PROXY) {
-			pump_response(c);
-			if (c->state != C_PROXY)
-				return;
-			if (c->resp_done && c->out.len == 0) {
-				finish_request(c);
-				return;
-			}
 		}
 	}
 	if (events & EV_READ) {
 		if (c->state == C_LINGER) {
 			r = read(c->fd, scrap, sizeof(scrap));
-			if (r == 0 || (r < 0 && errno != EAGAIN &&
-			    errno != EWOULDBLOCK && errno != EINTR))
+			if (r == 0 || (r < 0 && !buf_would_block()))
 				close_client(c);
 			return;
 		}
-		before = c->in.len;
-		off = c->in.off;
 		r = buf_read(c->fd, &c->in);
 		if (r == 0 || r == -1) {
-			/* Gone. A request mid-body can't be finished. */
-			if (c->state == C_PROXY && c->method[0] != '\0')
-				log_request(c, c->status ? c->status : 499);
-			close_client(c);
+			client_gone(c, r);
 			return;
 		}
-		if (c->state == C_HEAD) {
+		if (c->state == C_IDLE || c->state == C_HEAD) {
 			/*
 			 * A head is judged line by line: without a new line
 			 * end there is nothing new to judge. (Parsing again
 			 * on every byte would let a slow sender make us do
 			 * quadratic work.)
 			 */
-			if (r > 0 && c->in.off == off &&
-			    memchr(c->in.data + before, '\n', c->in.len -
-			    before) == NULL && c->in.len < BUF_SIZE) {
+			if (r > 0 && c->state == C_HEAD &&
+			    memchr(c->in->data + c->in->len - r, '\n',
+			    (size_t)r) == NULL && buf_room(c->in) > 0) {
 				update(c);
 				return;
 			}
 			parse_request(c);
 			return;
 		}
-		if (c->state == C_PROXY && pump_body(c) < 0) {
-			answer(c, 400, "Bad Request", "", "malformed chunked body");
+		if (c->state == C_PROXY) {
+			progress(c);
 			return;
 		}
 	}
@@ -772,25 +1311,36 @@ on_timer(void *arg)
 	char why[64];
 
 	switch (c->state) {
+	case C_IDLE:
+		close_client(c);	/* idle keep-alive: silently */
+		break;
 	case C_HEAD:
-		if (c->in.len == c->in.off)
-			close_client(c);	/* idle keep-alive: silently */
-		else
-			answer(c, 408, "Request Timeout", "",
-			    "the request head took too long");
+		name_refused(c, "-");
+		answer(c, 408, "Request Timeout", "",
+		    "the request head took too long");
 		break;
 	case C_CONNECT:
 		snprintf(why, sizeof(why), "connect: timed out after %d ms",
 		    cfg.connect_ms);
 		backend_failed(c, why);
 		break;
+	case C_TUNNEL:
+		end_tunnel(c, 't', 0, 0);	/* silent both ways too long */
+		break;
 	case C_PROXY:
-		if (!c->head_done)
+		if (c->rs == RS_HEAD && c->rq == RQ_BODY &&
+		    buf_used(c->up) == 0)	/* waiting on the client */
+			answer(c, 408, "Request Timeout", "",
+			    "the request body took too long");
+		else if (c->rs == RS_HEAD)
 			answer(c, 504, "Gateway Timeout", "",
 			    "the backend did not answer in time");
 		else {
+			/* Stalled mid-response: a client not reading, or a
+			 * backend not sending? out says which. */
+			c->cause = buf_used(c->out) > 0 ? 'c' : 's';
 			log_request(c, c->status);
-			close_client(c);	/* stalled mid-response */
+			abort_client(c);
 		}
 		break;
 	default:
@@ -798,27 +1348,49 @@ on_timer(void *arg)
 	}
 }
 
-/* What each socket waits for, from the state. */
+/*
+ * What each socket waits for, from the state. Every event ends here, so
+ * here is where empty buffers go back: an idle client holds none.
+ */
 static void
 update(struct client *c)
 {
 	int cev = 0, bev = 0;
 
+	buf_put_empty(&c->in);
+	buf_put_empty(&c->bin);
+	buf_put_empty(&c->out);
+	if (c->state == C_TUNNEL)
+		buf_put_empty(&c->up);	/* no replay ever: once out, it goes */
+
 	switch (c->state) {
+	case C_IDLE:
 	case C_HEAD:
-		cev = buf_room(&c->in) > 0 ? EV_READ : 0;
+		cev = c->client_eof || buf_room(c->in) == 0 ? 0 : EV_READ;
 		break;
 	case C_CONNECT:
 		bev = EV_WRITE;
 		break;
 	case C_PROXY:
-		if (!c->req_body.done && buf_room(&c->in) > 0)
+		if (c->rq == RQ_BODY && c->bfd >= 0 && !c->client_eof &&
+		    buf_room(c->in) > 0)
 			cev |= EV_READ;
-		if (c->out.len > c->out.off)
+		if (buf_used(c->out) > 0)
 			cev |= EV_WRITE;
-		if (c->up.len > c->up.off)
+		if (buf_used(c->up) > 0 && c->rq != RQ_STOPPED)
 			bev |= EV_WRITE;
-		if (!c->resp_done && buf_room(&c->bin) > 0)
+		if (!c->backend_eof && (c->rs == RS_HEAD || c->rs == RS_BODY) &&
+		    buf_room(c->bin) > 0)
+			bev |= EV_READ;
+		break;
+	case C_TUNNEL:
+		if (!c->client_eof && buf_room(c->in) > 0)
+			cev |= EV_READ;
+		if (buf_used(c->out) > 0)
+			cev |= EV_WRITE;
+		if (!c->up_shut && (buf_used(c->up) > 0 || buf_used(c->in) > 0))
+			bev |= EV_WRITE;
+		if (!c->backend_eof && buf_room(c->bin) > 0)
 			bev |= EV_READ;
 		break;
 	case C_ANSWER:
@@ -830,9 +1402,13 @@ update(struct client *c)
 	case C_CLOSED:
 		return;
 	}
-	loop_watch(c->fd, cev, on_client, c);
-	if (c->bfd >= 0)
-		loop_watch(c->bfd, bev, on_backend, c);
+	if (loop_watch(c->fd, cev, on_client, c) < 0 || (c->bfd >= 0 &&
+	    loop_watch(c->bfd, bev, on_backend, c) < 0)) {
+		/* select() could never watch it: never leave a client waiting. */
+		c->cause = 'R';
+		log_request(c, 503);
+		close_client(c);
+	}
 }
 
 /* ---- accepting ---- */
@@ -869,7 +1445,8 @@ add_client(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
 	c->bfd = -1;
-	c->state = C_HEAD;
+	c->backend_ms = -1;
+	c->state = C_IDLE;
 	addr_peer(fd, c->peer, sizeof(c->peer));
 	timer_init(&c->timer, on_timer, c);
 	/* Slowloris: the first head must come within head_ms of accept. */
@@ -895,7 +1472,7 @@ conn_drain(void)
 	draining = 1;
 	loop_unlisten(&listener);
 	for (c = clients; c != NULL; c = c->next)
-		if (c->state == C_HEAD && c->in.len == c->in.off)
+		if (c->state == C_IDLE && buf_used(c->in) == 0)
 			close_client(c);
 }
 
@@ -903,6 +1480,13 @@ int
 conn_count(void)
 {
 	return nclients;
+}
+
+void
+conn_tunnels(int *open, unsigned long long *total)
+{
+	*open = ntunnels;
+	*total = tunnels_total;
 }
 
 void
@@ -924,8 +1508,14 @@ conn_free_all(void)
 {
 	struct client *c;
 
-	for (c = clients; c != NULL; c = c->next)
-		close_client(c);
+	for (c = clients; c != NULL; c = c->next) {
+		c->cause = 'K';		/* the drain deadline: in flight still */
+		log_request(c, c->state == C_TUNNEL ? 101 : c->status);
+		if (c->state == C_PROXY && c->rs != RS_HEAD)
+			abort_client(c);	/* a cut body: never a clean end */
+		else
+			close_client(c);
+	}
 	conn_reap();
 	loop_unlisten(&listener);
 }

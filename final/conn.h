@@ -8,6 +8,7 @@
 int	conn_listen(int lfd);	/* start accepting on lfd */
 void	conn_drain(void);	/* SIGTERM: finish what is in flight */
 int	conn_count(void);	/* clients still connected */
+void	conn_tunnels(int *open, unsigned long long *total);	/* after 101 */
 void	conn_reap(void);	/* free the clients closed during this pass */
 void	conn_free_all(void);
 

@@ -81,11 +81,36 @@ health_rule(struct backend *be, int passed, int live)
 	return -1;
 }
 
-/* The state change the rule made, in words on stderr. */
+/*
+ * What to do about a failed probe, if we can tell. A 4xx says the
+ * server runs but will not answer GET PATH: most often a service with no
+ * /health (python3 -m http.server answers 404), and the first thing a
+ * newcomer meets. A 5xx or a refused connect says nothing about -H, nor
+ * do 408 (the check was too slow) and 429 (too many requests).
+ */
+static const char *
+hint(const struct check *k)
+{
+	static char text[HEALTH_REQUEST_MAX];
+
+	if (k->status < 400 || k->status > 499 || k->status == 408 ||
+	    k->status == 429)
+		return "";	/* too slow, too many: not the wrong path */
+	snprintf(text, sizeof(text), " (the server runs, but GET %s is not "
+	    "its health check: try -H / or -H PATH)", cfg.health_path);
+	return text;
+}
+
+/*
+ * The state change the rule made, in words on stderr. probed: the last
+ * result came from be's probe (not from live traffic).
+ */
 static void
-log_change(struct backend *be, int change, const char *why, double now)
+log_change(struct backend *be, int change, const char *why, int probed,
+    double now)
 {
 	int n = be->fails, live = be->fails_live;
+	const char *h = probed ? hint(&be->check) : "";
 
 	if (change > 0) {
 		log_event("%s UP after %d passed check%s, down for %.1f s",
@@ -93,32 +118,36 @@ log_change(struct backend *be, int change, const char *why, double now)
 		snprintf(be->why, sizeof(be->why), "%d check%s passed",
 		    cfg.rise, plural(cfg.rise));
 	} else if (live == 0) {
-		log_event("%s DOWN after %d failed check%s: %s", be->addr.str,
-		    n, plural(n), why);
+		log_event("%s DOWN after %d failed check%s: %s%s", be->addr.str,
+		    n, plural(n), why, h);
 	} else if (live == n) {
 		log_event("%s DOWN after %d failed connect%s by live traffic: "
 		    "%s", be->addr.str, n, plural(n), why);
 	} else {
 		log_event("%s DOWN after %d failures (%d check%s, %d request%s)"
-		    ": %s", be->addr.str, n, n - live, plural(n - live), live,
-		    plural(live), why);
+		    ": %s%s", be->addr.str, n, n - live, plural(n - live), live,
+		    plural(live), why, h);
 	}
 	be->since = now;
 }
 
 /*
  * A result for be, from its probe (live 0) or from live traffic that
- * could not connect (live 1): through the rule, and into the logs.
+ * could not connect (live 1): through the rule, and into the logs. Live
+ * traffic's request is about to be retried: not on be, if pool.c can
+ * help it.
  */
 void
 health_note(struct backend *be, int passed, int live, const char *why)
 {
 	int change = health_rule(be, passed, live);
 
-	if (live)
+	if (live) {
 		be->failures++;
+		pool_failed(be);
+	}
 	if (change != 0)
-		log_change(be, change, why, loop_now());
+		log_change(be, change, why, !live, loop_now());
 	if (!passed && !be->up)		/* down: the latest reason */
 		snprintf(be->why, sizeof(be->why), "%s", why);
 }
@@ -238,6 +267,7 @@ probe_read(struct backend *be)
 		return;
 	}
 	status = health_status_line(k->line, (size_t)(nl - k->line));
+	k->status = status > 0 ? status : 0;
 	if (status < 0)
 		probe_finish(be, 0, "no status line");
 	else
@@ -332,6 +362,7 @@ on_probe_timer(void *arg)
 	k->started = loop_now();
 	k->next_at = k->started + cfg.interval_ms / 1e3;
 	k->sent = k->got = 0;
+	k->status = 0;
 	k->ai = be->addrs;
 	timer_arm(&k->timer, k->started + cfg.check_ms / 1e3);
 	probe_connect(be);

@@ -37,6 +37,7 @@ struct check {
 	size_t	sent;		/* request bytes written */
 	size_t	got;		/* bytes of line[] filled */
 	char	line[128];	/* the status line, as it arrives */
+	int	status;		/* this probe's HTTP status, 0 if none came */
 	int	last_ok;	/* the last probe: 1 passed, 0 failed, -1 none */
 	double	last_ms;	/* how long it took */
 	char	last[96];	/* what it found: "status 200", "timeout ..." */

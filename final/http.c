@@ -9,6 +9,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
@@ -51,14 +52,21 @@ enum chunk_state {
 };
 
 /*
- * The headers not to pass on: the hop-by-hop ones of RFC 9110 section
- * 7.6.1 and Trailer, as http.h lists them. Transfer-Encoding stays,
- * because bodies go through unchanged, chunks and all.
+ * What may be removed from a message on its way, in one rule. Removed:
+ * the hop-by-hop headers of RFC 9110 section 7.6.1 and Trailer, and
+ * every header that Connection names. Never removed: the headers that
+ * frame the message (and, in a request, Host, which says where it goes),
+ * because lb frames and routes the message by them; if Connection could
+ * name them, the next hop would read a different message from the one lb
+ * read. So a message whose Connection names one is refused (400 for a
+ * request, 502 for a response), not forwarded. Transfer-Encoding stays
+ * too: bodies go through unchanged, chunks and all.
  */
 static const char *const hop_by_hop[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade",
 	"Trailer", NULL
 };
+
 
 /* The methods that may be sent twice (RFC 9110 section 9.2.2). */
 static const char *const idempotent[] = {
@@ -124,6 +132,51 @@ static int
 is_named(const struct http_header *h, const char *name)
 {
 	return span_is(h->name, h->name_len, name);
+}
+
+/*
+ * Is h named name, reading '_' as '-'? CGI, WSGI and PHP turn both into
+ * the same HTTP_X_FORWARDED_PROTO, so a client's X_Forwarded_Proto
+ * would pass for lb's own X-Forwarded-Proto.
+ */
+static int
+is_named_loosely(const struct http_header *h, const char *name)
+{
+	size_t i;
+
+	if (strlen(name) != h->name_len)
+		return 0;
+	for (i = 0; i < h->name_len; i++) {
+		int a = h->name[i] == '_' ? '-' : tolower((unsigned char)h->name[i]);
+
+		if (a != tolower((unsigned char)name[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * What a client may not say in lb's name when lb sets the forwarded
+ * headers (HTTP_OWN_FORWARDED): the protocol and host, in any spelling;
+ * the other well-known headers a framework may take for a proxy's word
+ * (Rack reads X-Forwarded-Ssl: on as https); an RFC 7239 Forwarded,
+ * which some read first; and an X-Forwarded-For spelt with '_', which
+ * would merge with lb's. The client's own X-Forwarded-For stays: lb's
+ * line comes after it.
+ */
+static int
+spoofs_forwarded(const struct http_header *h)
+{
+	static const char *const names[] = { "X-Forwarded-Proto",
+	    "X-Forwarded-Host", "X-Forwarded-Ssl", "X-Forwarded-Port",
+	    "X-Forwarded-Scheme", "X-Real-IP", "Forwarded", NULL };
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (is_named_loosely(h, names[i]))
+			return 1;
+	return memchr(h->name, '_', h->name_len) != NULL &&
+	    is_named_loosely(h, "X-Forwarded-For");
 }
 
 /*
@@ -223,6 +276,40 @@ parse_version(const char *p)
 	return v == 10 || v == 11 ? v : 0;
 }
 
+/*
+ * The four forms of a request target (RFC 9112 section 3.2): origin
+ * ("/path?q"), absolute ("http://host/path"), authority ("host:443",
+ * CONNECT only) and asterisk ("*", OPTIONS only). For the absolute form,
+ * note its authority: it replaces Host (section 3.2.2). A userinfo part
+ * ("http://user@host/") is refused, as RFC 9110 section 4.2.4 advises.
+ */
+static int
+target_form(struct http_msg *m)
+{
+	const char *t = m->target, *e = t + m->target_len, *a, *ae;
+
+	if (t[0] == '/')
+		return 0;
+	if (span_is(m->method, m->method_len, "CONNECT"))
+		return 0;
+	if (m->target_len == 1 && t[0] == '*')
+		return span_is(m->method, m->method_len, "OPTIONS") ? 0 : -400;
+	if (m->target_len > 7 && strncasecmp(t, "http://", 7) == 0)
+		a = t + 7;
+	else if (m->target_len > 8 && strncasecmp(t, "https://", 8) == 0)
+		a = t + 8;
+	else
+		return -400;
+	for (ae = a; ae < e && *ae != '/' && *ae != '?' && *ae != '#'; ae++)
+		if (*ae == '@')
+			return -400;
+	if (ae == a)
+		return -400;
+	m->authority = a;
+	m->authority_len = (size_t)(ae - a);
+	return 0;
+}
+
 /* "METHOD SP TARGET SP HTTP/x.y", exactly one space each. 0 or -status. */
 static int
 parse_request_line(const struct line *l, struct http_msg *m)
@@ -249,7 +336,7 @@ parse_request_line(const struct line *l, struct http_msg *m)
 	if (v == 0)
 		return -505;
 	m->version = v;
-	return 0;
+	return target_form(m);
 }
 
 /*
@@ -323,8 +410,8 @@ msg_init(struct http_msg *m)
 {
 	m->head_len = 0;
 	m->version = 0;
-	m->method = m->target = NULL;
-	m->method_len = m->target_len = 0;
+	m->method = m->target = m->authority = NULL;
+	m->method_len = m->target_len = m->authority_len = 0;
 	m->status = 0;
 	m->nheaders = 0;
 	m->framing = HTTP_BODY_NONE;
@@ -463,6 +550,14 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
 	}
 }
 
+/* Does Connection name a header that frames the message? See hop_by_hop. */
+static int
+names_framing(const struct http_msg *m)
+{
+	return http_connection_has(m, "Content-Length") ||
+	    http_connection_has(m, "Transfer-Encoding");
+}
+
 static int
 keep_alive(const struct http_msg *m)
 {
@@ -485,6 +580,8 @@ request_meaning(struct http_msg *m)
 	int hosts = count_headers(m, "Host");
 
 	if (hosts > 1 || (hosts == 0 && m->version == 11))
+		return -400;
+	if (names_framing(m) || http_connection_has(m, "Host"))
 		return -400;
 	if (content_length(m, &cl) < 0)
 		return -400;
@@ -514,7 +611,7 @@ response_meaning(struct http_msg *m, int head_request)
 	struct codings tc;
 	long long cl;
 
-	if (content_length(m, &cl) < 0)
+	if (content_length(m, &cl) < 0 || names_framing(m))
 		return -1;
 	transfer_codings(m, &tc);
 	if (tc.present && m->version == 10)
@@ -578,6 +675,21 @@ http_connection_has(const struct http_msg *m, const char *token)
 	return list_has(m, "Connection", token, strlen(token));
 }
 
+/*
+ * An upgrade is asked for by "Connection: upgrade" and an Upgrade header
+ * together, and only in HTTP/1.1: RFC 9110 section 7.8 tells a server to
+ * ignore Upgrade in a 1.0 request (a 1.0 proxy on the way could have
+ * passed it on without knowing it was hop-by-hop).
+ */
+int
+http_wants_upgrade(const struct http_msg *m)
+{
+	const struct http_header *h = http_find(m, "Upgrade");
+
+	return m->version == 11 && h != NULL && h->value_len > 0 &&
+	    http_connection_has(m, "upgrade");
+}
+
 int
 http_idempotent(const char *method, size_t len)
 {
@@ -610,10 +722,15 @@ put(struct out *o, const char *s, size_t n)
  * remove it, so that the next hop cannot frame the body by it.
  */
 static int
-drop_header(const struct http_msg *m, const struct http_header *h)
+drop_header(const struct http_msg *m, const struct http_header *h,
+    unsigned flags)
 {
 	int i;
 
+	if ((flags & HTTP_KEEP_UPGRADE) && is_named(h, "Upgrade"))
+		return 0;	/* the caller adds "Connection: upgrade" */
+	if ((flags & HTTP_OWN_FORWARDED) && spoofs_forwarded(h))
+		return 1;	/* the caller sets its own: never the client's */
 	for (i = 0; hop_by_hop[i] != NULL; i++)
 		if (is_named(h, hop_by_hop[i]))
 			return 1;
@@ -625,13 +742,13 @@ drop_header(const struct http_msg *m, const struct http_header *h)
 
 int
 http_rewrite_head(const char *buf, const struct http_msg *m,
-    const char *extra, char *out, size_t cap)
+    const char *extra, unsigned flags, char *out, size_t cap)
 {
 	struct out o = { out, cap, 0, 0 };
 	const struct http_header *h;
-	const char *end = buf + m->head_len;
+	const char *end = buf + m->head_len, *e;
 	struct line l;
-	int i;
+	int i, lines = 0;
 
 	if (next_line(skip_empty_lines(buf, end), end, &l) <= 0)
 		return -1;
@@ -639,16 +756,31 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 	put(&o, "\r\n", 2);
 	for (i = 0; i < m->nheaders; i++) {
 		h = &m->headers[i];
-		if (drop_header(m, h))
+		if (drop_header(m, h, flags))
 			continue;
+		lines++;
 		put(&o, h->name, h->name_len);
 		put(&o, ": ", 2);
-		put(&o, h->value, h->value_len);
+		if (m->authority != NULL && is_named(h, "Host"))
+			put(&o, m->authority, m->authority_len);
+		else
+			put(&o, h->value, h->value_len);
 		put(&o, "\r\n", 2);
 	}
+	if (m->authority != NULL && http_find(m, "Host") == NULL) {
+		lines++;
+		put(&o, "Host: ", 6);	/* HTTP/1.0 may have none */
+		put(&o, m->authority, m->authority_len);
+		put(&o, "\r\n", 2);
+	}
+	for (e = extra; e != NULL && (e = strchr(e, '\n')) != NULL; e++)
+		lines++;
 	if (extra != NULL)
 		put(&o, extra, strlen(extra));
 	put(&o, "\r\n", 2);
+	/* No more headers than our own parser (or Apache's, by default) takes. */
+	if (lines > HTTP_MAX_HEADERS)
+		return -1;
 	return o.full || o.len > INT_MAX ? -1 : (int)o.len;
 }
 

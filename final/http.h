@@ -38,6 +38,8 @@ struct http_msg {
 	size_t	method_len;
 	const char *target;
 	size_t	target_len;
+	const char *authority;	/* absolute-form target: its host[:port] */
+	size_t	authority_len;
 	/* Status line (responses only). */
 	int	status;
 	/* Headers, in order. */
@@ -57,7 +59,11 @@ struct http_msg {
  *   -400 malformed: bad request line, bad header line, obs-fold, space
  *        before a colon, NUL or bare CR, bad or conflicting
  *        Content-Length, Content-Length together with Transfer-Encoding,
- *        missing or repeated Host on HTTP/1.1, repeated Host on 1.0
+ *        missing or repeated Host on HTTP/1.1, repeated Host on 1.0,
+ *        Connection naming Content-Length, Transfer-Encoding or Host,
+ *        a target in none of its four forms (origin "/p", absolute
+ *        "http://h/p", authority for CONNECT, "*" for OPTIONS), or an
+ *        absolute one with userinfo or no host
  *   -414 target longer than HTTP_MAX_TARGET
  *   -431 head longer than max_head, or more than HTTP_MAX_HEADERS headers
  *   -501 a Transfer-Encoding other than exactly "chunked"
@@ -76,7 +82,8 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 /*
  * Parse a response head. head_request: the request was HEAD. Returns the
  * head's length, 0 for more, or -502 when the response is malformed
- * (including bad or conflicting Content-Length, or a head over max_head).
+ * (including bad or conflicting Content-Length, Connection naming
+ * Content-Length or Transfer-Encoding, or a head over max_head).
  * Framing (RFC 9112 section 6.3): NONE for HEAD requests, 1xx, 204 and
  * 304; else CHUNKED when the final transfer coding is chunked; CLOSE when
  * another Transfer-Encoding is there; LENGTH with a Content-Length; else
@@ -95,15 +102,29 @@ int	http_connection_has(const struct http_msg *m, const char *token);
 /* GET, HEAD, OPTIONS, PUT, DELETE, TRACE: safe to send twice (RFC 9110 9.2.2). */
 int	http_idempotent(const char *method, size_t len);
 
+/* Does this request ask to switch protocols (RFC 9110 section 7.8)? */
+int	http_wants_upgrade(const struct http_msg *m);
+
 /*
  * Write the head to pass on, into out[0..cap): the first line as it came,
  * then every header except the hop-by-hop ones (Connection and every
  * header it names, Keep-Alive, Proxy-Connection, TE, Upgrade, Trailer),
- * then the lines in extra (each ending in CRLF, may be ""), then the empty
- * line. Returns the length, or -1 when it does not fit.
+ * with Host set to the authority of an absolute-form target, then the
+ * lines in extra (each ending in CRLF, may be ""), then the empty line.
+ * flags: HTTP_KEEP_UPGRADE keeps the Upgrade lines (an upgrade passed
+ * on: extra then says "Connection: upgrade"); HTTP_OWN_FORWARDED drops
+ * X-Forwarded-Proto, -Host, -Ssl, -Port, -Scheme, X-Real-IP and
+ * Forwarded in any spelling ('_' for '-'), and X_Forwarded_For (extra
+ * holds lb's own).
+ * Returns the length, or -1 when it does not fit, or would hold more
+ * than HTTP_MAX_HEADERS headers: lb adds its own (X-Forwarded-For), and
+ * what it sends on must parse where the same limit holds (our parser's,
+ * Apache's LimitRequestFields by default).
  */
+#define HTTP_KEEP_UPGRADE	1
+#define HTTP_OWN_FORWARDED	2
 int	http_rewrite_head(const char *buf, const struct http_msg *m,
-	    const char *extra, char *out, size_t cap);
+	    const char *extra, unsigned flags, char *out, size_t cap);
 
 /*
  * Following a body as it streams past. Init from a parsed head, then feed

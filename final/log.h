@@ -12,7 +12,9 @@ struct access {
 	const char *backend;	/* "-" when none answered */
 	int	status;
 	long long bytes;	/* sent to the client */
-	double	ms;
+	double	ms;		/* the whole request, first byte to last */
+	double	backend_ms;	/* choosing the backend to its head; < 0: none */
+	char	end[2];		/* how it ended: "--", or who and when */
 	int	reused;		/* on a pooled backend connection */
 	int	retries;	/* backends tried before the one that answered */
 };

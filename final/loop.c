@@ -1,8 +1,10 @@
 /*
  * loop.c - the select() loop and its timers.
  *
- * Like lesson 3, the fd sets are rebuilt before every select() (select()
- * overwrites them), here from a table of what each descriptor waits for.
+ * Lesson 3 rebuilt its fd sets before every select() (select() overwrites
+ * them) by walking every connection. Here two master sets are kept in
+ * step with the table of what each descriptor waits for, as Redis's
+ * ae_select.c does, and each pass starts from a copy of them.
  * New in final/: timers. Every timeout in the balancer (a slow client, a
  * slow backend, the next health check) is a struct timer in a binary
  * heap ordered by deadline; the nearest one becomes select()'s timeout,
@@ -29,6 +31,8 @@ struct watch {
 };
 
 static struct watch watches[FD_SETSIZE];
+static fd_set want_rd, want_wr;	/* what watches[] says, kept as fd sets */
+static fd_set ready_rd;		/* what this pass's select() found readable */
 static int maxfd = -1;
 static unsigned long pass;
 static double now;
@@ -68,6 +72,14 @@ loop_watch(int fd, int events, loop_fn *fn, void *arg)
 	watches[fd].events = events;
 	watches[fd].fn = fn;
 	watches[fd].arg = arg;
+	if (events & EV_READ)
+		FD_SET(fd, &want_rd);
+	else
+		FD_CLR(fd, &want_rd);
+	if (events & EV_WRITE)
+		FD_SET(fd, &want_wr);
+	else
+		FD_CLR(fd, &want_wr);
 	if (fd > maxfd)
 		maxfd = fd;
 	return 0;
@@ -79,6 +91,8 @@ loop_unwatch(int fd)
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return;
 	memset(&watches[fd], 0, sizeof(watches[fd]));
+	FD_CLR(fd, &want_rd);
+	FD_CLR(fd, &want_wr);
 	while (maxfd >= 0 && watches[maxfd].fn == NULL)
 		maxfd--;
 }
@@ -96,7 +110,7 @@ sift_up(int i)
 {
 	struct timer *t = heap[i];
 
-	while (i > 0 && heap[(i - 1) / 2]->when > t->when) {
+	while (i > 0 && heap[(i - 1) / 2]->at > t->at) {
 		heap_set(i, heap[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
@@ -110,9 +124,9 @@ sift_down(int i)
 	int c;
 
 	while ((c = 2 * i + 1) < nheap) {
-		if (c + 1 < nheap && heap[c + 1]->when < heap[c]->when)
+		if (c + 1 < nheap && heap[c + 1]->at < heap[c]->at)
 			c++;
-		if (heap[c]->when >= t->when)
+		if (heap[c]->at >= t->at)
 			break;
 		heap_set(i, heap[c]);
 		i = c;
@@ -126,7 +140,7 @@ timer_init(struct timer *t, void (*fn)(void *), void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->slot = -1;
-	t->when = 0;
+	t->when = t->at = 0;
 }
 
 void
@@ -144,10 +158,19 @@ timer_disarm(struct timer *t)
 	sift_down(i);	/* no-op if it moved up */
 }
 
-/* Arm (or move) t to fire at when. */
+/*
+ * Arm (or move) t to fire at when. Most moves are later (a connection
+ * that made progress pushes its deadline on), and those cost nothing
+ * here: t keeps its place in the heap, and when that place comes up,
+ * run_timers() puts it where its deadline now is. Only a move earlier
+ * sifts the heap at once.
+ */
 void
 timer_arm(struct timer *t, double when)
 {
+	t->when = when;
+	if (t->slot >= 0 && t->at <= when)
+		return;
 	timer_disarm(t);
 	if (nheap == heap_cap) {
 		int cap = heap_cap ? heap_cap * 2 : 64;
@@ -159,20 +182,29 @@ timer_arm(struct timer *t, double when)
 		heap = h;
 		heap_cap = cap;
 	}
-	t->when = when;
+	t->when = t->at = when;
 	heap_set(nheap, t);
 	sift_up(nheap++);
 }
 
-/* Run every timer that is due. A timer's fn may arm or disarm others. */
-static void
+/* Run every timer that is due; how many. A timer's fn may arm others. */
+static int
 run_timers(void)
 {
-	while (nheap > 0 && heap[0]->when <= now) {
+	int n = 0;
+
+	while (nheap > 0 && heap[0]->at <= now) {
 		struct timer *t = heap[0];
+		if (t->when > now) {	/* moved later since: to its place */
+			t->at = t->when;
+			sift_down(0);
+			continue;
+		}
 		timer_disarm(t);
 		t->fn(t->arg);
+		n++;
 	}
+	return n;
 }
 
 /*
@@ -180,10 +212,10 @@ run_timers(void)
  * reopen descriptors: a number registered during this pass may belong to
  * a new socket that select() never saw, so it waits for the next pass.
  */
-static void
+static int
 dispatch(fd_set *rd, fd_set *wr, int top)
 {
-	int fd, ev;
+	int fd, ev, n = 0;
 
 	for (fd = 0; fd <= top; fd++) {
 		struct watch *w = &watches[fd];
@@ -192,9 +224,12 @@ dispatch(fd_set *rd, fd_set *wr, int top)
 		ev = (FD_ISSET(fd, rd) ? EV_READ : 0) |
 		    (FD_ISSET(fd, wr) ? EV_WRITE : 0);
 		ev &= w->events;
-		if (ev != 0)
+		if (ev != 0) {
 			w->fn(w->arg, fd, ev);
+			n++;
+		}
 	}
+	return n;
 }
 
 /*
@@ -255,25 +290,34 @@ loop_unlisten(struct listener *l)
 int
 loop_run_once(void)
 {
-	struct timeval tv, *tvp = NULL;
-	fd_set rd, wr;
-	int fd, top = maxfd;
-	double wait;
+	return loop_run_wait(-1);
+}
 
-	FD_ZERO(&rd);
-	FD_ZERO(&wr);
-	for (fd = 0; fd <= top; fd++) {
-		if (watches[fd].events & EV_READ)
-			FD_SET(fd, &rd);
-		if (watches[fd].events & EV_WRITE)
-			FD_SET(fd, &wr);
-	}
-	if (nheap > 0) {
-		wait = heap[0]->when - loop_clock();
+/*
+ * One select(), sleeping until the nearest deadline, or max_s seconds
+ * at most when max_s >= 0 (0: only look). Returns how many callbacks
+ * and timers ran, or -1 when select() failed.
+ */
+int
+loop_run_wait(double max_s)
+{
+	struct timeval tv, *tvp = NULL;
+	fd_set rd = want_rd, wr = want_wr;	/* select() overwrites them */
+	int top = maxfd, n;
+	double wait = max_s;
+
+	if (nheap > 0 && (max_s < 0 || heap[0]->at - loop_clock() < max_s))
+		wait = heap[0]->at - loop_clock();
+	if (wait >= 0 || nheap > 0) {
 		if (wait < 0)
 			wait = 0;
 		tv.tv_sec = (time_t)wait;
-		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) +
+		    (wait > 0);
+		if (tv.tv_usec >= 1000000) {	/* macOS, BSDs: else EINVAL */
+			tv.tv_sec++;
+			tv.tv_usec -= 1000000;
+		}
 		tvp = &tv;
 	}
 	pass++;
@@ -284,9 +328,25 @@ loop_run_once(void)
 		FD_ZERO(&wr);
 	}
 	now = loop_clock();
-	run_timers();
-	dispatch(&rd, &wr, top);
-	return 0;
+	ready_rd = rd;
+	n = run_timers();
+	n += dispatch(&rd, &wr, top);
+	FD_ZERO(&ready_rd);
+	return n;
+}
+
+/*
+ * Did this pass's select() find fd readable, with its callback still to
+ * come? (A descriptor registered during the pass is a new socket that
+ * select() never saw: no.) pool.c asks it of an idle connection before
+ * lending it, for free, where a recv(MSG_PEEK) would cost a system call
+ * on every request.
+ */
+int
+loop_readable_now(int fd)
+{
+	return fd >= 0 && fd < FD_SETSIZE && watches[fd].since != pass &&
+	    FD_ISSET(fd, &ready_rd);
 }
 
 void

@@ -19,6 +19,7 @@ struct timer {
 	void	(*fn)(void *arg);
 	void	*arg;
 	int	slot;		/* its place in the heap, or -1 if not armed */
+	double	at;		/* where it stands in the heap: <= when */
 };
 
 double	loop_now(void);			/* monotonic seconds, this pass */
@@ -35,11 +36,13 @@ struct listener {
 	struct timer pause;	/* out of descriptors: accept again later */
 };
 
-#define LISTENER_INIT	{ -1, NULL, { 0, NULL, NULL, -1 } }
+#define LISTENER_INIT	{ -1, NULL, { 0, NULL, NULL, -1, 0 } }
 
 int	loop_listen(struct listener *l, int fd, void (*fn)(int fd));
 void	loop_unlisten(struct listener *l);	/* stop, close */
 int	loop_run_once(void);		/* one select() and its dispatch */
+int	loop_run_wait(double max_s);	/* the same, sleeping max_s at most */
+int	loop_readable_now(int fd);	/* select() said so, this pass */
 void	loop_free(void);
 
 #endif

@@ -4,7 +4,8 @@
  *   lb -l [HOST:]PORT -b HOST:PORT [-b HOST:PORT ...] [options]
  *
  * Modules: loop.c (select(), timers, listeners), conn.c (client
- * connections), pool.c (backends and their idle connections), health.c
+ * connections), buf.c (buffers on demand), pool.c (backends and their
+ * idle connections), health.c
  * (active checks, up and down), status.c and report.c (the status
  * page), http.c (parsing and framing), addr.c (addresses and sockets),
  * log.c (logs).
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "health.h"
@@ -33,12 +35,14 @@ struct config cfg = {
 	.idle_ms = 15000,
 	.drain_ms = 10000,
 	.check_ms = 1000,
+	.pool_ms = 4000,
+	.tunnel_ms = 3600000,
 	.interval_ms = 2000,
 	.rise = 2,
 	.fall = 3,
 	.health_path = "/health",
 	.retries = 2,
-	.pool_size = 32,
+	.pool_size = 1024,
 	.max_conns = 400,
 };
 
@@ -50,13 +54,19 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT [-b HOST:PORT ...]\n"
+	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N] "
+	    "[-b ...]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
-	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N]\n"
-	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; a bare "
-	    "PORT means 127.0.0.1)\n"
-	    "  -b HOST:PORT    a backend; repeat for more (up to %d), used in "
-	    "turn\n"
+	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
+	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
+	    "127.0.0.1)\n"
+	    "  -b HOST:PORT[,weight=N]\n"
+	    "                  a backend; repeat for more (up to %d), used in "
+	    "turn:\n"
+	    "                  weight N: N requests for each one a weight 1 "
+	    "gets, spread out\n"
+	    "                  (smooth weighted round robin; N is 1-%d, "
+	    "default 1)\n"
 	    "  -H PATH         health check: GET PATH, 2xx or 3xx passes "
 	    "(default %s)\n"
 	    "  -i MS           check every backend, up or down, every MS "
@@ -84,15 +94,42 @@ usage(FILE *f)
 	    "(default %d)\n"
 	    "                    check=MS     one health check "
 	    "(default %d)\n"
+	    "                    pool=MS      an idle pooled connection "
+	    "(default %d)\n"
+	    "                    tunnel=MS    a tunnel (WebSocket) silent both "
+	    "ways\n"
+	    "                                 (default %d)\n"
 	    "  -x N            other backends to try for one request "
 	    "(default %d)\n"
-	    "  -p N            idle connections kept per backend (default %d)\n"
+	    "  -p N            idle connections kept per backend, at most; 0: no "
+	    "reuse\n"
+	    "                  (default %d)\n"
 	    "  -m N            clients at once (default %d)\n"
-	    "  -h              show this help\n",
-	    MAX_BACKENDS, cfg.health_path, cfg.interval_ms, cfg.rise, cfg.fall,
-	    cfg.connect_ms, cfg.head_ms, cfg.response_ms, cfg.idle_ms,
-	    cfg.drain_ms, cfg.check_ms, cfg.retries, cfg.pool_size,
-	    cfg.max_conns);
+	    "  -P HEADERS      what the backend is told of the request: "
+	    "x-forwarded\n"
+	    "                  (X-Forwarded-For appended, -Proto and -Host set), "
+	    "forwarded\n"
+	    "                  (RFC 7239 Forwarded appended) or none "
+	    "(default x-forwarded)\n"
+	    "  -h              show this help\n"
+	    "\n"
+	    "Access log (stdout), a line a request:\n"
+	    "  time client method target backend status bytes ms backend_ms "
+	    "end flags\n"
+	    "  end: -- as it should, else who ended it and when:\n"
+	    "    who:  C client left, S backend failed, P lb refused, R lb "
+	    "out of memory\n"
+	    "          or sockets, c client too slow, s backend too slow, t "
+	    "tunnel silent,\n"
+	    "          K drain deadline\n"
+	    "    when: R request, C connecting, H response head, D response "
+	    "body, T tunnel\n"
+	    "  flags: -, reused (a pooled connection), retries=N\n"
+	    "Event log (stderr): time lb: what happened\n",
+	    MAX_BACKENDS, WEIGHT_MAX, cfg.health_path, cfg.interval_ms,
+	    cfg.rise, cfg.fall, cfg.connect_ms, cfg.head_ms, cfg.response_ms,
+	    cfg.idle_ms, cfg.drain_ms, cfg.check_ms, cfg.pool_ms, cfg.tunnel_ms,
+	    cfg.retries, cfg.pool_size, cfg.max_conns);
 }
 
 /* A whole number in [lo, hi], or -1. */
@@ -117,9 +154,10 @@ static int
 parse_timeouts(char *arg, const char **bad)
 {
 	char *const names[] = { "connect", "head", "response", "idle", "drain",
-	    "check", NULL };
+	    "check", "pool", "tunnel", NULL };
 	int *const fields[] = { &cfg.connect_ms, &cfg.head_ms,
-	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms, &cfg.check_ms };
+	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms, &cfg.check_ms,
+	    &cfg.pool_ms, &cfg.tunnel_ms };
 	char *value;
 	int i;
 
@@ -167,20 +205,46 @@ number_arg(const char *opt, const char *what, int lo, int hi, int *out)
 	}
 }
 
+/* -l and -a name one address each: a second one is a mistake. */
+static void
+only_once(const char *opt, const char **seen)
+{
+	if (*seen != NULL) {
+		fprintf(stderr, "lb: %s given twice: '%s', then '%s'\n", opt,
+		    *seen, optarg);
+		usage(stderr);
+		exit(2);
+	}
+	*seen = optarg;
+}
+
+/* The status page and the traffic cannot share one address. */
+static void
+check_listeners(const char *l_arg)
+{
+	if (!cfg.has_status || strcmp(cfg.status.str, cfg.listen.str) != 0)
+		return;
+	fprintf(stderr, "lb: -a %s is the -l address too%s\n", cfg.status.str,
+	    l_arg == NULL ? " (-l's default)" : "");
+	usage(stderr);
+	exit(2);
+}
+
 static void
 parse_args(int argc, char **argv)
 {
-	const char *why, *bad;
+	const char *why, *bad, *l_arg = NULL, *a_arg = NULL;
 	char copy[256];
 	int c;
 
 	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:H:i:R:F:oa:t:x:p:m:")) != -1) {
+	while ((c = getopt(argc, argv, ":hl:b:H:i:R:F:oa:t:x:p:m:P:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			exit(0);
 		case 'l':
+			only_once("-l", &l_arg);
 			if (addr_parse(optarg, 1, &cfg.listen, &why) < 0)
 				bad_arg(why, "-l", optarg);
 			break;
@@ -208,6 +272,7 @@ parse_args(int argc, char **argv)
 			cfg.fail_open = 1;
 			break;
 		case 'a':
+			only_once("-a", &a_arg);
 			if (addr_parse(optarg, 1, &cfg.status, &why) < 0)
 				bad_arg(why, "-a", optarg);
 			cfg.has_status = 1;
@@ -217,18 +282,30 @@ parse_args(int argc, char **argv)
 			if (parse_timeouts(copy, &bad) < 0)
 				bad_arg("want NAME=MS,... with NAME one of "
 				    "connect, head, response, idle, drain, "
-				    "check", "-t", optarg);
+				    "check, pool, tunnel", "-t", optarg);
 			break;
 		case 'x':
 			number_arg("-x", "a number", 0, MAX_BACKENDS,
 			    &cfg.retries);
 			break;
 		case 'p':
-			number_arg("-p", "a number", 0, 1000, &cfg.pool_size);
+			number_arg("-p", "a number", 0, FD_SETSIZE,
+			    &cfg.pool_size);
 			break;
 		case 'm':
 			number_arg("-m", "a number", 1, FD_SETSIZE,
 			    &cfg.max_conns);
+			break;
+		case 'P':
+			if (strcmp(optarg, "x-forwarded") == 0)
+				cfg.forwarded = FWD_X;
+			else if (strcmp(optarg, "forwarded") == 0)
+				cfg.forwarded = FWD_RFC7239;
+			else if (strcmp(optarg, "none") == 0)
+				cfg.forwarded = FWD_NONE;
+			else
+				bad_arg("want x-forwarded, forwarded or none",
+				    "-P", optarg);
 			break;
 		case ':':
 			fprintf(stderr, "lb: option -%c needs a value\n", optopt);
@@ -247,6 +324,30 @@ parse_args(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	check_listeners(l_arg);
+}
+
+/* What lb serves, and how it checks: the event log's first lines. */
+static void
+announce(void)
+{
+	char list[MAX_BACKENDS * 80];
+	size_t n = 0;
+	int i;
+
+	list[0] = '\0';
+	for (i = 0; i < nbackends && n < sizeof(list); i++)
+		n += (size_t)(backends[i].weight != 1 ?
+		    snprintf(list + n, sizeof(list) - n, " %s,weight=%d",
+		    backends[i].addr.str, backends[i].weight) :
+		    snprintf(list + n, sizeof(list) - n, " %s",
+		    backends[i].addr.str));
+	log_event("listening on %s, balancing over%s", cfg.listen.str, list);
+	log_event("checking GET %s on each every %d ms (down after %d "
+	    "failures, up after %d passes)", cfg.health_path, cfg.interval_ms,
+	    cfg.fall, cfg.rise);
+	if (cfg.has_status)
+		log_event("status page on http://%s/", cfg.status.str);
 }
 
 /* The signal handler only writes a byte; the loop does the work. */
@@ -310,25 +411,17 @@ setup_signals(void)
 int
 main(int argc, char **argv)
 {
-	int lfd, i;
+	int lfd;
 
 	parse_args(argc, argv);
 	log_init();
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
 		return 1;
-	if ((lfd = addr_listen(&cfg.listen)) < 0 || conn_listen(lfd) < 0 ||
-	    status_listen() < 0)
+	if ((lfd = addr_listen(&cfg.listen, "-l")) < 0 ||
+	    conn_listen(lfd) < 0 || status_listen() < 0)
 		return 1;
-	fprintf(stderr, "lb: listening on %s, balancing over", cfg.listen.str);
-	for (i = 0; i < nbackends; i++)
-		fprintf(stderr, " %s", backends[i].addr.str);
-	fprintf(stderr, "\nlb: checking GET %s on each every %d ms "
-	    "(down after %d failures, up after %d passes)\n", cfg.health_path,
-	    cfg.interval_ms, cfg.fall, cfg.rise);
-	if (cfg.has_status)
-		fprintf(stderr, "lb: status page on http://%s/\n",
-		    cfg.status.str);
+	announce();
 	health_start();
 	while (!stop_now && !(drain_timer.slot >= 0 && conn_count() == 0)) {
 		if (loop_run_once() < 0) {
@@ -339,6 +432,7 @@ main(int argc, char **argv)
 		log_flush();
 	}
 	conn_free_all();
+	buf_free_spares();
 	status_stop();
 	health_stop();
 	pool_free();

@@ -1,6 +1,7 @@
 /*
- * pool.h - the backends: addresses, up or down and why, round robin,
- * counters, and each one's pool of idle keep-alive connections.
+ * pool.h - the backends: addresses, weights, up or down and why, smooth
+ * weighted round robin, counters, and each one's pool of idle keep-alive
+ * connections.
  * health.c decides up and down; pool.c only reads it.
  */
 #ifndef POOL_H
@@ -10,13 +11,14 @@
 #include "health.h"
 #include "loop.h"
 
+#define WEIGHT_MAX	100	/* -b HOST:PORT,weight=N: N from 1 to this */
+
 struct backend;
 
 /* An open connection to a backend: lent to a client, or idle in the pool. */
 struct bconn {
 	int	fd;
 	struct backend *be;
-	int	uses;		/* requests it has carried so far */
 	struct bconn *next;	/* in the backend's idle list */
 	struct timer timer;	/* idle too long: close it */
 };
@@ -24,6 +26,9 @@ struct bconn {
 struct backend {
 	struct hostport addr;
 	struct addrinfo *addrs;	/* resolved once, at start-up */
+	int	weight;		/* -b HOST:PORT,weight=N (default 1) */
+	int	current;	/* smooth round robin's current weight */
+	int	in_turn;	/* it took part in the last pick */
 	int	up;
 	int	passes;		/* down: checks passed in a row */
 	int	fails;		/* up: failures in a row */
@@ -35,6 +40,7 @@ struct backend {
 	int	nidle;
 	int	active;		/* connections lent to clients */
 	unsigned long long requests, failures, bytes;
+	unsigned long long connects;	/* opened for live traffic */
 };
 
 extern struct backend backends[];
@@ -43,6 +49,7 @@ extern int nbackends;
 int	pool_add(const char *arg, const char **why);
 int	pool_resolve(void);
 int	pool_pick(void);
+void	pool_failed(const struct backend *be);
 struct bconn *pool_take(struct backend *be);
 struct bconn *pool_new(struct backend *be, int fd);
 void	pool_give_back(struct bconn *bc, int reusable);

@@ -1,7 +1,7 @@
 /*
  * report.c - the status page's contents, in four formats from one set
  * of facts: each backend's state, why, since when, rise/fall progress,
- * its next and last probe, and its counters.
+ * its next and last probe, its weight, and its counters.
  *
  * The numbers come from one table, fields[]: each row names a fact for
  * status.json and for /metrics (Prometheus text exposition format:
@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "buf.h"
 #include "conn.h"
 #include "pool.h"
 #include "report.h"
@@ -103,9 +104,9 @@ next_check_s(const struct backend *be, double now)
 }
 
 enum fact {
-	F_UP, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL, F_NEXT_CHECK,
-	F_LAST_CHECK, F_CHECKS_PASSED, F_CHECKS_FAILED, F_REQUESTS,
-	F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE
+	F_UP, F_WEIGHT, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL,
+	F_NEXT_CHECK, F_LAST_CHECK, F_CHECKS_PASSED, F_CHECKS_FAILED,
+	F_REQUESTS, F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE, F_CONNECTS
 };
 
 static double
@@ -113,6 +114,7 @@ fact(const struct backend *be, enum fact f, double now)
 {
 	switch (f) {
 	case F_UP:		return be->up;
+	case F_WEIGHT:		return be->weight;
 	case F_IN_STATE:	return now - be->since;
 	case F_PASSES:		return be->up ? 0 : be->passes;
 	case F_RISE:		return cfg.rise;
@@ -127,6 +129,7 @@ fact(const struct backend *be, enum fact f, double now)
 	case F_BYTES:		return (double)be->bytes;
 	case F_ACTIVE:		return be->active;
 	case F_IDLE:		return be->nidle;
+	case F_CONNECTS:	return (double)be->connects;
 	}
 	return 0;
 }
@@ -139,6 +142,8 @@ static const struct field {
 	const char *help;
 } fields[] = {
 	{ F_UP, NULL, "up", "gauge", "1 if the backend is up, 0 if it is down." },
+	{ F_WEIGHT, "weight", "weight", "gauge",
+	    "Requests it gets for each one a backend of weight 1 gets." },
 	{ F_IN_STATE, "in_state_s", "state_seconds", "gauge",
 	    "Seconds since the backend last went up or down." },
 	{ F_PASSES, "passes", "check_passes", "gauge",
@@ -165,6 +170,8 @@ static const struct field {
 	    "Connections to the backend carrying a request now." },
 	{ F_IDLE, "idle", "idle_connections", "gauge",
 	    "Idle connections to the backend kept for reuse." },
+	{ F_CONNECTS, "connects", "connects_total", "counter",
+	    "Connections opened to the backend for live traffic." },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -249,27 +256,47 @@ describe(const struct backend *be, double now, struct words *w)
 	next_text(be, now, w->next, sizeof(w->next));
 }
 
+/* What the page says of lb as a whole, gathered once per page. */
+struct totals {
+	int	up, clients, lent, spare, tunnels;
+	unsigned long long tunnels_total;
+};
+
+static void
+totals(struct totals *t)
+{
+	t->up = count_up();
+	t->clients = conn_count();
+	buf_counts(&t->lent, &t->spare);
+	conn_tunnels(&t->tunnels, &t->tunnels_total);
+}
+
 /* ---- the formats ---- */
 
 static void
 report_text(struct sbuf *b, double now, double started)
 {
 	struct words w;
+	struct totals t;
 	int i;
 
-	sbuf_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s\n",
-	    count_up(), nbackends, conn_count(), now - started);
+	totals(&t);
+	sbuf_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s; "
+	    "buffers %d lent, %d spare; tunnels %d open, %llu in all\n", t.up,
+	    nbackends, t.clients, now - started, t.lent, t.spare, t.tunnels,
+	    t.tunnels_total);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
 		describe(be, now, &w);
 		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
-		    "  traffic  %llu requests, %llu failures, %llu bytes; "
-		    "connections %d active, %d idle\n", be->addr.str,
-		    be->up ? "UP" : "DOWN", now - be->since, w.since, be->why,
-		    w.last, w.next, w.progress, be->requests, be->failures, be->bytes,
-		    be->active, be->nidle);
+		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
+		    "bytes; connections %d active, %d idle, %llu opened\n",
+		    be->addr.str, be->up ? "UP" : "DOWN", now - be->since,
+		    w.since, be->why, w.last, w.next, w.progress, be->weight,
+		    be->requests, be->failures, be->bytes, be->active,
+		    be->nidle, be->connects);
 	}
 }
 
@@ -277,19 +304,31 @@ static void
 report_html(struct sbuf *b, double now, double started)
 {
 	static const char *const cols[] = { "backend", "state", "for", "why",
-	    "rise/fall", "next check", "last check", "requests", "failures",
-	    "bytes", "active / idle", NULL };
+	    "rise/fall", "next check", "last check", "weight", "requests",
+	    "failures", "bytes", "active / idle", NULL };
+	/* What a heading means, where its name alone may mislead. */
+	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, "requests for each one a weight 1 backend gets",
+	    "responses relayed to clients",
+	    "connects by live traffic that failed (a 5xx is not one)",
+	    "sent to clients", "connections carrying a request / kept idle",
+	    NULL };
 	struct words w;
+	struct totals t;
 	int i;
 
+	totals(&t);
 	sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
 	    "content=\"2\">\n<title>lb status</title>\n<style>\n"
-	    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\n"
+	    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\n"
 	    "table{border-collapse:collapse}\n"
-	    "th,td{padding:.35em .6em;border-bottom:1px solid #ddd;"
+	    "th,td{padding:.3em .45em;border-bottom:1px solid #ddd;"
 	    "text-align:left;vertical-align:top;white-space:nowrap}\n"
-	    "td.w{white-space:normal;min-width:9em}\n"
+	    "th{white-space:normal}\n"
+	    "td.w{white-space:normal;min-width:8em;max-width:16em;"
+	    "overflow-wrap:anywhere}\n"
+	    "div.t{overflow-x:auto}\n"
 	    "td.n{text-align:right;white-space:nowrap;"
 	    "font-variant-numeric:tabular-nums}\n"
 	    "small{color:#666}\n"
@@ -297,12 +336,19 @@ report_html(struct sbuf *b, double now, double started)
 	    "tr.down td.state{color:#b00;font-weight:bold}\n"
 	    "tr.down{background:#fff3f3}\n</style></head><body>\n"
 	    "<h1>lb status</h1>\n<p>%d of %d backends up, %d clients, "
-	    "running %.0f s. This page refreshes every 2 s; also as "
+	    "running %.0f s; buffers %d lent, %d spare; tunnels %d open, %llu "
+	    "in all. This page refreshes every 2 s; also as "
 	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
-	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n<table>\n<tr>",
-	    count_up(), nbackends, conn_count(), now - started);
+	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n"
+	    "<div class=\"t\"><table>\n<tr>",
+	    t.up, nbackends, t.clients, now - started, t.lent, t.spare,
+	    t.tunnels, t.tunnels_total);
 	for (i = 0; cols[i] != NULL; i++)
-		sbuf_printf(b, "<th>%s</th>", cols[i]);
+		if (tips[i] != NULL)
+			sbuf_printf(b, "<th title=\"%s\">%s</th>", tips[i],
+			    cols[i]);
+		else
+			sbuf_printf(b, "<th>%s</th>", cols[i]);
 	sbuf_printf(b, "</tr>\n");
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
@@ -318,12 +364,13 @@ report_html(struct sbuf *b, double now, double started)
 		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 		    w.progress, w.next);
 		sbuf_escaped(b, w.last, REPORT_HTML);
-		sbuf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
-		    "</td><td class=\"n\">%llu</td><td class=\"n\">%d / %d</td>"
-		    "</tr>\n", be->requests, be->failures, be->bytes,
-		    be->active, be->nidle);
+		sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
+		    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
+		    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
+		    "</td></tr>\n", be->weight, be->requests, be->failures,
+		    be->bytes, be->active, be->nidle, be->connects);
 	}
-	sbuf_printf(b, "</table>\n</body></html>\n");
+	sbuf_printf(b, "</table></div>\n</body></html>\n");
 }
 
 static void
@@ -331,10 +378,14 @@ report_json(struct sbuf *b, double now, double started)
 {
 	char since[32];
 	size_t f;
+	struct totals t;
 	int i;
 
+	totals(&t);
 	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
-	    "%.3f, \"backends\": [", count_up(), conn_count(), now - started);
+	    "%.3f, \"buffers_lent\": %d, \"buffers_spare\": %d, \"tunnels\": "
+	    "%d, \"tunnels_total\": %llu, \"backends\": [", t.up, t.clients,
+	    now - started, t.lent, t.spare, t.tunnels, t.tunnels_total);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
@@ -367,15 +418,26 @@ static void
 report_metrics(struct sbuf *b, double now, double started)
 {
 	size_t f;
+	struct totals t;
 	int i;
 
+	totals(&t);
 	sbuf_printf(b, "# HELP lb_clients Client connections open now.\n"
 	    "# TYPE lb_clients gauge\nlb_clients %d\n"
 	    "# HELP lb_backends_up Backends that are up.\n"
 	    "# TYPE lb_backends_up gauge\nlb_backends_up %d\n"
 	    "# HELP lb_uptime_seconds Seconds since lb started.\n"
-	    "# TYPE lb_uptime_seconds gauge\nlb_uptime_seconds %.3f\n",
-	    conn_count(), count_up(), now - started);
+	    "# TYPE lb_uptime_seconds gauge\nlb_uptime_seconds %.3f\n"
+	    "# HELP lb_buffers_lent Buffers holding bytes in flight now.\n"
+	    "# TYPE lb_buffers_lent gauge\nlb_buffers_lent %d\n"
+	    "# HELP lb_buffers_spare Empty buffers kept for reuse.\n"
+	    "# TYPE lb_buffers_spare gauge\nlb_buffers_spare %d\n"
+	    "# HELP lb_tunnels WebSocket/Upgrade tunnels open now.\n"
+	    "# TYPE lb_tunnels gauge\nlb_tunnels %d\n"
+	    "# HELP lb_tunnels_total Tunnels opened since start.\n"
+	    "# TYPE lb_tunnels_total counter\nlb_tunnels_total %llu\n",
+	    t.clients, t.up, now - started, t.lent, t.spare, t.tunnels,
+	    t.tunnels_total);
 	for (f = 0; f < NFIELDS; f++) {
 		if (fields[f].metric == NULL)
 			continue;

@@ -275,7 +275,7 @@ status_listen(void)
 	started = loop_now();
 	if (!cfg.has_status)
 		return 0;
-	if ((fd = addr_listen(&cfg.status)) < 0)
+	if ((fd = addr_listen(&cfg.status, "-a")) < 0)
 		return -1;
 	return loop_listen(&listener, fd, add_sclient);
 }

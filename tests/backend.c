@@ -4,7 +4,7 @@
  * body of any size; slowly, chunked, broken or not at all, as told.
  *
  * usage: backend -l [HOST:]PORT [-n NAME] [-s STATUS] [-d MS] [-z BYTES]
- *                [-c] [-m MODE] [-k] [-K N] [-I MS] [-q] [-h]
+ *                [-c] [-m MODE] [-C MS] [-k] [-K N] [-I MS] [-q] [-h]
  *   -l [HOST:]PORT  listen here (required; a bare PORT means 127.0.0.1,
  *                   IPv6 goes in brackets: [::1]:9001)
  *   -n NAME     the name it reports (default: the port)
@@ -18,6 +18,9 @@
  *               without answering) or drop-reused (drop every request
  *               but a connection's first: the keep-alive race)
  *               (default normal)
+ *   -C MS       say Connection: close, then keep the connection open
+ *               and silent MS ms before closing it: a backend slow to
+ *               do what it said (default 0: close at once, if asked)
  *   -k          start with /health sick (default: well)
  *   -K N        close a connection silently after N responses
  *               (default 0: unlimited)
@@ -25,22 +28,21 @@
  *   -q          no log line per request on stdout
  *   -h          show the usage
  *
- * A query overrides -s, -d, -z, -c and -m for one request:
- * "GET /x?status=500&delay=200&size=1048576&chunked=1&mode=stall".
+ * A query overrides -s, -d, -z, -c, -m and -C for one request:
+ * "GET /x?status=500&delay=200&size=1048576&chunked=1&mode=stall&closing=500".
  * /health answers "ok" (200) or "sick" (503); /control/sick and
  * /control/well set that state, as do SIGUSR1 and SIGUSR2;
  * /control/stats counts connections, ordinary requests and health checks.
  * Every response says what the backend received: X-Body-Length,
  * X-Body-Sum (FNV-1a, see fnv.h), X-Response-Sum and more.
  *
- * Build: cc -std=c99 -D_POSIX_C_SOURCE=200809L -o backend backend.c
+ * Build: cc -std=c99 -D_POSIX_C_SOURCE=200809L -o backend backend.c tool.c
  */
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netdb.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,6 +60,7 @@
 #include <unistd.h>
 
 #include "fnv.h"
+#include "tool.h"
 
 #define HEAD_MAX	65536	/* a request head; larger gets 431 */
 #define IN_START	16384	/* first size of a connection's input buffer */
@@ -86,6 +89,7 @@ struct settings {
 	long long size;		/* pattern bytes; -1: the echo text */
 	int	chunked;
 	int	mode;
+	long long closing;	/* ms: say close, hold the connection */
 };
 
 /* Bytes in p[off..len), room for cap. */
@@ -162,12 +166,13 @@ static const struct {
 	{ 'z', "size", 0, MAX_SIZE, "want a byte count 0-1099511627776" },
 	{ 'c', "chunked", 0, 1, "want 0 or 1" },
 	{ 'm', "mode", 0, 0, "want normal, stall, close, garbage or drop" },
+	{ 'C', "closing", 0, MAX_MS, "want milliseconds 0-86400000" },
 	{ 'K', NULL, 0, 1000000000, "want a count 0-1000000000" },
 	{ 'I', NULL, 0, MAX_MS, "want milliseconds 0-86400000 (0: never)" },
 	{ 0, NULL, 0, 0, NULL }
 };
 
-static struct settings defaults = { 200, 0, -1, 0, M_NORMAL };
+static struct settings defaults = { 200, 0, -1, 0, M_NORMAL, 0 };
 static const char *name;
 static int quiet, sick;
 static long long idle_ms = 60000, max_per_conn;
@@ -198,6 +203,8 @@ usage(FILE *f)
 	    "  -c        send bodies chunked (default: Content-Length)\n"
 	    "  -m MODE   normal, stall, close, garbage, drop or drop-reused "
 	    "(default normal)\n"
+	    "  -C MS     say Connection: close, then hold the connection MS ms "
+	    "(default 0)\n"
 	    "  -k        start with /health sick (default: well)\n"
 	    "  -K N      close a connection silently after N responses "
 	    "(default 0: unlimited)\n"
@@ -205,7 +212,7 @@ usage(FILE *f)
 	    "(default 60000; 0: never)\n"
 	    "  -q        quiet: no log line per request (default: log)\n"
 	    "  -h        show this help\n"
-	    "Per request: ?status=&delay=&size=&chunked=&mode=\n"
+	    "Per request: ?status=&delay=&size=&chunked=&mode=&closing=\n"
 	    "Paths: /health /control/sick /control/well /control/stats\n"
 	    "Signals: SIGUSR1 sick, SIGUSR2 well, SIGTERM/SIGINT stop\n");
 }
@@ -213,10 +220,8 @@ usage(FILE *f)
 static void *
 xrealloc(void *p, size_t n)
 {
-	if ((p = realloc(p, n)) == NULL) {
-		fprintf(stderr, "backend: out of memory\n");
-		exit(1);
-	}
+	if ((p = realloc(p, n)) == NULL)
+		tool_die("out of memory");
 	return p;
 }
 
@@ -292,23 +297,6 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Parse a decimal number from lo to hi; -1 if it is anything else. */
-static int
-parse_num(const char *s, long long lo, long long hi, long long *out)
-{
-	char *end;
-	long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int
 knob_index(int opt)
 {
@@ -335,13 +323,14 @@ set_knob(int opt, const char *val, struct settings *s)
 		s->mode = i;
 		return 0;
 	}
-	if (parse_num(val, knobs[i].lo, knobs[i].hi, &v) < 0)
+	if (tool_parse_num(val, knobs[i].lo, knobs[i].hi, &v) < 0)
 		return -1;
 	switch (opt) {
 	case 's': s->status = (int)v; break;
 	case 'd': s->delay = v; break;
 	case 'z': s->size = v; break;
 	case 'c': s->chunked = (int)v; break;
+	case 'C': s->closing = v; break;
 	case 'K': max_per_conn = v; break;
 	case 'I': idle_ms = v; break;
 	}
@@ -515,8 +504,14 @@ finish_response(struct conn *c)
 {
 	int linger = c->resp.linger ||
 	    (max_per_conn > 0 && c->nreq >= max_per_conn);
+	long long hold = c->req.set.closing;
 
-	if (linger)
+	if (hold > 0) {		/* said close; silent until then */
+		request_reset(c);
+		c->in.off = c->in.len = 0;
+		c->state = S_STALL;
+		c->deadline = now + hold;
+	} else if (linger)
 		linger_close(c);
 	else {
 		request_reset(c);
@@ -592,6 +587,8 @@ queue_response(struct conn *c, int status, char *text,
 
 	if (nobody)
 		len = 0;
+	if (q->set.closing > 0)
+		q->keep = 0;	/* the head says Connection: close */
 	r->text = text;
 	r->chunked = chunked && !nobody && q->minor > 0;
 	queue_head(c, status, nobody, len,
@@ -1316,8 +1313,7 @@ serve(void)
 		if (poll(pfds, (nfds_t)n, next_timeout()) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			fprintf(stderr, "backend: poll: %s\n", strerror(errno));
-			exit(1);
+			tool_die("poll: %s", strerror(errno));
 		}
 		now = now_ms();
 		if (pfds[0].revents != 0)
@@ -1359,10 +1355,8 @@ setup_signals(void)
 	struct sigaction sa;
 	int fds[2];
 
-	if (pipe(fds) < 0) {
-		fprintf(stderr, "backend: pipe: %s\n", strerror(errno));
-		exit(1);
-	}
+	if (pipe(fds) < 0)
+		tool_die("pipe: %s", strerror(errno));
 	set_flags(fds[0]);
 	set_flags(fds[1]);
 	wake_r = fds[0];
@@ -1378,120 +1372,21 @@ setup_signals(void)
 	sigaction(SIGUSR2, &sa, NULL);
 }
 
-/* Split "[v6]:port", "host:port" or "port" into host and port. */
-static int
-split_hostport(const char *s, char *host, size_t hsize, char *port)
-{
-	const char *colon, *end;
-	size_t hlen;
-	long long n;
-
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			return -1;
-		s++;
-		hlen = (size_t)(end - s);
-		colon = end + 1;
-	} else if ((colon = strrchr(s, ':')) != NULL) {
-		if (strchr(s, ':') != colon)
-			return -1;
-		hlen = (size_t)(colon - s);
-	} else {
-		colon = s - 1;
-		s = "127.0.0.1";
-		hlen = strlen(s);
-	}
-	if (hlen == 0 || hlen >= hsize ||
-	    parse_num(colon + 1, 1, 65535, &n) < 0)
-		return -1;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	snprintf(port, 6, "%lld", n);
-	return 0;
-}
-
-/* Listen on host:port (shown as where), or exit 1 saying why not. */
+/* Read the command line (exit 2 if it is bad), then listen where it says. */
 static void
-open_listener(const char *host, const char *port, const char *where)
+parse_args(int argc, char **argv, struct tool_hostport *addr)
 {
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, err, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((err = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "backend: cannot listen on %s: %s\n", where,
-		    gai_strerror(err));
-		exit(1);
-	}
-	for (ai = res, err = 0; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype,
-		    ai->ai_protocol)) < 0) {
-			err = errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 1024) == 0)
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		fprintf(stderr, "backend: cannot listen on %s: %s\n", where,
-		    strerror(err));
-		exit(1);
-	}
-	set_flags(fd);
-	listen_fd = fd;
-}
-
-static void
-bad_value(int opt, const char *val, const char *want)
-{
-	fprintf(stderr, "backend: bad -%c value '%s': %s\n", opt, val, want);
-	usage(stderr);
-	exit(2);
-}
-
-static int
-is_name(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return 0;
-	return n > 0 && n <= 64;
-}
-
-/* Read the command line; exits 2 on bad input. Fills where. */
-static void
-parse_args(int argc, char **argv, char *where, size_t wsize)
-{
-	static char host[256], port[6];
 	const char *lis = NULL;
 	int ch;
 
-	while ((ch = getopt(argc, argv, ":l:n:s:d:z:cm:kK:I:qh")) != -1) {
+	tool_init("backend", usage);
+	while ((ch = getopt(argc, argv, ":l:n:s:d:z:cm:C:kK:I:qh")) != -1) {
 		switch (ch) {
 		case 'l':
-			if (split_hostport(optarg, host, sizeof(host),
-			    port) < 0)
-				bad_value(ch, optarg, "want [HOST:]PORT, PORT "
-				    "1-65535, an IPv6 HOST in brackets");
+			tool_arg_hostport(ch, optarg, addr);
 			lis = optarg;
 			break;
-		case 'n':
-			if (!is_name(optarg))
-				bad_value(ch, optarg,
-				    "want 1-64 visible characters");
-			name = optarg;
-			break;
+		case 'n': name = tool_arg_name(ch, optarg); break;
 		case 'c': defaults.chunked = 1; break;
 		case 'k': sick = 1; break;
 		case 'q': quiet = 1; break;
@@ -1499,38 +1394,24 @@ parse_args(int argc, char **argv, char *where, size_t wsize)
 			usage(stdout);
 			exit(0);
 		case ':':
-			fprintf(stderr, "backend: option -%c needs a value\n",
-			    optopt);
-			goto bad;
 		case '?':
-			fprintf(stderr, "backend: unknown option '-%c'\n",
-			    optopt);
-			goto bad;
+			tool_bad_option(ch);
+			break;
 		default:
 			if (set_knob(ch, optarg, &defaults) < 0)
-				bad_value(ch, optarg,
+				tool_bad_value(ch, optarg,
 				    knobs[knob_index(ch)].want);
 			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "backend: unexpected argument '%s'\n",
-		    argv[optind]);
-		goto bad;
-	}
-	if (lis == NULL) {
-		fprintf(stderr, "backend: -l [HOST:]PORT is required\n");
-		goto bad;
-	}
-	snprintf(where, wsize, strchr(host, ':') ? "[%s]:%s" : "%s:%s",
-	    host, port);
+	if (optind < argc)
+		tool_bad_args("unexpected argument '%s'", argv[optind]);
+	if (lis == NULL)
+		tool_bad_args("-l [HOST:]PORT is required");
 	if (name == NULL)
-		name = port;
-	open_listener(host, port, where);
-	return;
-bad:
-	usage(stderr);
-	exit(2);
+		name = addr->port;
+	listen_fd = tool_listen(addr, 1024);
+	set_flags(listen_fd);
 }
 
 /* Thousands of connections need more descriptors than the usual 1024. */
@@ -1549,15 +1430,15 @@ raise_fd_limit(void)
 int
 main(int argc, char **argv)
 {
-	char where[300];
+	static struct tool_hostport addr;
 	size_t i;
 
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36];
-	parse_args(argc, argv, where, sizeof(where));
+	parse_args(argc, argv, &addr);
 	raise_fd_limit();
 	setup_signals();
-	fprintf(stderr, "backend %s listening on %s\n", name, where);
+	fprintf(stderr, "backend %s listening on %s\n", name, addr.where);
 	serve();
 	for (i = 0; i < nconns; i++) {
 		conn_close(conns[i]);

@@ -1,24 +1,39 @@
 #!/bin/sh
-# bench.sh [SECONDS] [CONNECTIONS]: final/lb side by side with lesson3/lb
-# and, where installed, HAProxy, nginx and pen, in front of the same
-# three tests/backend servers on loopback; wrk with one thread and
-# keep-alive clients; one run; requests per second and ratios to final/lb.
+# bench.sh: final/lb beside HAProxy, nginx, pen and lesson 3, in front of
+# the same two nginx backends (a 100-byte body), measured with wrk.
 #
-# Every balancer gets one process, one thread and X-Forwarded-For;
-# final/lb, HAProxy and nginx keep connections to the backends open
-# (pen is a TCP proxy: one backend connection per client connection, so
-# it balances connections, not requests). final/lb also writes its
-# access log (to /dev/null) and probes its backends; the others do not.
+#   sh tests/bench.sh            the default: about 4 minutes
+#   ROUNDS=3 RUN_SECONDS=5 sh tests/bench.sh     longer, steadier
+#   LOADS="10 100" CLOSE_LOADS= BALANCERS="final haproxy" ...   a part
+#   CHART_ONLY=1 sh tests/bench.sh   the table and chart of the last run
+#   BASELINE=/tmp/old/lb BALANCERS="final baseline haproxy" ...
+#                                another build of final/lb beside this one,
+#                                in the same rounds: what a change costs
 #
-# Ports come from below Linux's ephemeral range (32768 and up), where the
-# TIME_WAIT sockets of lesson 3's run cannot block a later bind(); and
-# lesson 3 runs last. A balancer that does not come up is reported with
-# its stderr, and the script then exits 1: a missing row is a failure.
+# Every cell (a balancer at a load) is measured once per round, and the
+# rounds go through all the cells in turn, so what else the machine does
+# falls on every balancer alike; the spread between rounds is printed,
+# so that noise shows. Each cell starts its balancer afresh, and reads
+# its CPU time and peak memory from /proc (Linux). Loads: LOADS keep-
+# alive clients, then CLOSE_LOADS clients that open a connection per
+# request. Every balancer has one process and one thread, X-Forwarded-
+# For, and (but pen and lesson 3) a pool of kept backend connections:
+# HAProxy nbthread 1 with http-reuse safe, nginx one worker with an
+# upstream keepalive. A balancer that does not come up, and any error
+# wrk counts, make the script fail, not print a smaller table.
+#
+# Results: a table on stdout, ratios to HAProxy, and in tests/logs/bench/
+# results.txt and chart.svg (req/s and p99 against clients, by gnuplot
+# when it is installed).
 set -u
-secs=${1:-5}
-conns=${2:-50}
+ROUNDS=${ROUNDS:-2}
+SECS=${RUN_SECONDS:-2}
+LOADS=${LOADS:-10 50 100 200 400 800}
+CLOSE_LOADS=${CLOSE_LOADS-10 100}
+BALANCERS=${BALANCERS:-final haproxy nginx pen lesson3}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+out=$here/logs/bench
 tmp=$(mktemp -d)
 pids=
 cleanup() {
@@ -27,50 +42,78 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
+fail() { echo "bench: $*" >&2; exit 1; }
 
-command -v wrk >/dev/null || {
-	echo "bench: needs wrk (Debian: apt-get install wrk)" >&2
-	exit 1
-}
+for t in wrk nginx; do
+	command -v $t >/dev/null || fail "needs $t (Debian: apt-get install $t)"
+done
+for b in $BALANCERS; do
+	case $b in
+	haproxy|pen) command -v $b >/dev/null ||
+	    fail "needs $b (Debian: apt-get install $b)";;
+	final|lesson3) [ -x "$top/$b/lb" ] || fail "build $b first (make)";;
+	baseline) [ -x "${BASELINE:-}" ] ||
+	    fail "baseline needs BASELINE=path/to/another/final/lb";;
+	nginx) ;;
+	*) fail "unknown balancer $b";;
+	esac
+done
+[ -r /proc/self/stat ] || fail "reads CPU time and memory from /proc (Linux)"
+ulimit -n 20000 2>/dev/null || ulimit -n 8192 2>/dev/null
+mkdir -p "$out"
+[ -n "${CHART_ONLY:-}" ] || echo "params $ROUNDS $SECS" > "$out/results.txt"
+
+# Ports below Linux's ephemeral range (32768 and up), where the
+# TIME_WAIT sockets of connection-per-request runs cannot block a bind().
 base=$((10000 + $$ % 20000))
-failed=0
-b1=$((base + 1)) b2=$((base + 2)) b3=$((base + 3))
-for p in $b1 $b2 $b3; do
-	"$here/backend" -l $p -q 2>/dev/null &
+b1=$((base + 1)) b2=$((base + 2)) lbport=$((base + 10))
+
+measure() {
+# The backends: nginx, one worker each, a 100-byte body, keep-alive for
+# as long as the balancer likes.
+body=$(printf '%0100d' 0)
+for p in $b1 $b2; do
+	mkdir -p "$tmp/be$p"
+	cat > "$tmp/be$p/nginx.conf" <<EOF
+worker_processes 1;
+pid $tmp/be$p/nginx.pid;
+error_log $tmp/be$p/error.log;
+daemon off;
+events { worker_connections 8192; }
+http {
+	access_log off;
+	keepalive_requests 100000000;
+	keepalive_timeout 300s;
+	client_body_temp_path $tmp/be$p;
+	server {
+		listen 127.0.0.1:$p backlog=4096;
+		location / { return 200 "$body"; }
+		location = /nginx_status { stub_status; }
+	}
+}
+EOF
+	nginx -c "$tmp/be$p/nginx.conf" -p "$tmp/be$p" 2>"$tmp/be$p/err" &
 	pids="$pids $!"
 done
 
-run() {		# run NAME PORT: wait for the port, then one wrk run
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$2/" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 50 ]; then
-			echo "bench: $1 never came up on port $2; its stderr:" >&2
-			sed 's/^/  /' "$tmp/$1.err" >&2 2>/dev/null
-			failed=1
-			return
-		fi
-		sleep 0.1
-	done
-	wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$2/" > "$tmp/wrk" 2>&1
-	rps=$(awk '/Requests\/sec/ { print $2 }' "$tmp/wrk")
-	# Errors must not pass for speed: count non-2xx answers and socket errors.
-	bad=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", "");
-	    n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$tmp/wrk")
-	echo "$1 ${rps:-0} $bad" >> "$tmp/results"
-}
-
-mkdir -p "$tmp/final" "$tmp/lesson3"
-"$top/final/lb" -l $((base + 10)) -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-    -b 127.0.0.1:$b3 >/dev/null 2>"$tmp/final/lb.err" &
-pids="$pids $!"
-run final/lb $((base + 10))
-
-if command -v haproxy >/dev/null; then
-	cat > "$tmp/haproxy.cfg" <<EOF
+# Start balancer $1 on $lbport; its pid in $bpid.
+start() {
+	case $1 in
+	final|baseline)
+		lb=$top/final/lb
+		[ $1 = baseline ] && lb=$BASELINE
+		"$lb" -l $lbport -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
+		    -m 1024 >/dev/null 2>"$tmp/$1.err" &
+		;;
+	lesson3)
+		"$top/lesson3/lb" -l $lbport -b 127.0.0.1:$b1 \
+		    -b 127.0.0.1:$b2 >/dev/null 2>"$tmp/lesson3.err" &
+		;;
+	haproxy)
+		cat > "$tmp/haproxy.cfg" <<EOF
 global
 	nbthread 1
-	maxconn 4096
+	maxconn 4000
 defaults
 	mode http
 	timeout connect 2s
@@ -79,38 +122,34 @@ defaults
 	option forwardfor
 	http-reuse safe
 frontend fe
-	bind 127.0.0.1:$((base + 12))
+	bind 127.0.0.1:$lbport
 	default_backend be
 backend be
 	balance roundrobin
 	server b1 127.0.0.1:$b1
 	server b2 127.0.0.1:$b2
-	server b3 127.0.0.1:$b3
 EOF
-	haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/haproxy.err" &
-	pids="$pids $!"
-	run haproxy $((base + 12))
-fi
-
-if command -v nginx >/dev/null; then
-	cat > "$tmp/nginx.conf" <<EOF
+		haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/haproxy.err" &
+		;;
+	nginx)
+		mkdir -p "$tmp/lbn"
+		cat > "$tmp/lbn/nginx.conf" <<EOF
 worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err;
+pid $tmp/lbn/nginx.pid;
+error_log $tmp/lbn/error.log;
 daemon off;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
 	access_log off;
-	client_body_temp_path $tmp;
-	proxy_temp_path $tmp;
+	client_body_temp_path $tmp/lbn;
+	proxy_temp_path $tmp/lbn;
 	upstream be {
 		server 127.0.0.1:$b1;
 		server 127.0.0.1:$b2;
-		server 127.0.0.1:$b3;
-		keepalive 32;
+		keepalive 1024;
 	}
 	server {
-		listen 127.0.0.1:$((base + 13));
+		listen 127.0.0.1:$lbport backlog=4096;
 		location / {
 			proxy_pass http://be;
 			proxy_http_version 1.1;
@@ -120,29 +159,213 @@ http {
 	}
 }
 EOF
-	nginx -c "$tmp/nginx.conf" -p "$tmp" >/dev/null 2>"$tmp/nginx.err" &
-	pids="$pids $!"
-	run nginx $((base + 13))
+		nginx -c "$tmp/lbn/nginx.conf" -p "$tmp/lbn" 2>"$tmp/nginx.err" &
+		;;
+	pen)
+		# -r: round robin (not sticky), -H: X-Forwarded-For.
+		pen -f -r -H -x 8192 -c 8192 127.0.0.1:$lbport 127.0.0.1:$b1 \
+		    127.0.0.1:$b2 >/dev/null 2>"$tmp/pen.err" &
+		;;
+	esac
+	bpid=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$lbport/" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 50 ]; then
+			sed 's/^/  /' "$tmp/$1.err" >&2 2>/dev/null
+			fail "$1 never came up on port $lbport"
+		fi
+		sleep 0.1
+	done
+}
+
+# Connections the two backends have accepted so far (nginx's stub_status).
+accepts() {
+	n=0
+	for p in $b1 $b2; do
+		a=$(curl -s "http://127.0.0.1:$p/nginx_status" |
+		    awk 'NR == 3 { print $1 }')
+		n=$((n + ${a:-0}))
+	done
+	echo $n
+}
+
+# User+system CPU of pid $1 and its children, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
+}
+
+# One cell: balancer $1, $2 clients, keep-alive ($3 = ka) or a
+# connection per request ($3 = close). Appends a line to results.txt.
+# A select() balancer needs two descriptors a client (client, backend),
+# all below FD_SETSIZE (1024): past 500 clients it cannot take them.
+cell() {
+	case $1 in
+	final|baseline|lesson3) if [ "$2" -gt 500 ]; then
+		echo "$1 $3 $2 skip" >> "$out/results.txt"
+		return
+	fi;;
+	esac
+	start "$1"
+	hdr=
+	[ "$3" = close ] && hdr="-H Connection:close"
+	# The process that does the work: nginx's worker, not its master.
+	wpid=$bpid
+	if [ "$1" = nginx ]; then
+		wpid=$(pgrep -P $bpid | head -1)
+	fi
+	a0=$(accepts)
+	c0=$(cpu_ticks $wpid)
+	wrk -t1 -c"$2" -d"${SECS}s" --latency $hdr \
+	    "http://127.0.0.1:$lbport/" > "$tmp/wrk" 2>&1
+	c1=$(cpu_ticks $wpid)
+	a1=$(accepts)
+	rss=$(awk '/^VmHWM/ { print $2 }' /proc/$wpid/status)
+	kill $bpid 2>/dev/null
+	wait $bpid 2>/dev/null
+	awk -v b="$1" -v n="$2" -v mode="$3" -v cpu=$((c1 - c0)) \
+	    -v hz="$(getconf CLK_TCK)" -v rss="$rss" -v conns=$((a1 - a0 - 2)) '
+	function ms(v) {	# wrk prints 512.00us, 1.20ms, 2.01s
+		if (v ~ /us$/) return v / 1000
+		if (v ~ /ms$/) return v + 0
+		if (v ~ /s$/) return v * 1000
+		return v
+	}
+	/Requests\/sec/ { rps = $2 }
+	/requests in/ { reqs = $1 }
+	/^ +50%/ { p50 = ms($2) }
+	/^ +99%/ { p99 = ms($2) }
+	/Non-2xx/ { bad += $NF }
+	/Socket errors/ { gsub(",", ""); bad += $4 + $6 + $8 + $10 }
+	END {
+		printf "%s %s %d %.0f %.3f %.3f %.3f %d %d %.1f\n", b, mode, n,
+		    rps, p50, p99, (reqs > 0 ? cpu / hz * 1000 / reqs : 0), rss,
+		    bad, (reqs > 0 ? conns * 1000 / reqs : 0)
+	}' "$tmp/wrk" >> "$out/results.txt"
+}
+
+# Let the backends come up, then the rounds.
+sleep 0.5
+rounds
+}
+rounds() {
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	echo "== round $r of $ROUNDS" >&2
+	for n in $LOADS; do
+		for b in $BALANCERS; do
+			cell $b $n ka
+		done
+	done
+	for n in $CLOSE_LOADS; do
+		for b in $BALANCERS; do
+			cell $b $n close
+		done
+	done
+	r=$((r + 1))
+done
+}
+
+# CHART_ONLY=1: the table and the chart again, from the last results.
+[ -n "${CHART_ONLY:-}" ] || measure
+
+# The table: per cell the median of the rounds (and their range for
+# req/s), ratios to HAProxy's median.
+awk '
+function med(a, k,   n, i, j, t, v) {
+	n = cnt[k]
+	for (i = 1; i <= n; i++) v[i] = a[k, i]
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+		if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+$1 == "params" { rounds = $2; secs = $3; next }
+$4 == "skip" {
+	if (!seen[$2 " " $3]++) order[++nrow] = $2 " " $3
+	if (!bseen[$1]++) bal[++nbal] = $1
+	skip[$2 " " $3 " " $1] = 1
+	next
+}
+{
+	k = $2 " " $3 " " $1
+	i = ++cnt[k]
+	rps[k, i] = $4; p50[k, i] = $5; p99[k, i] = $6; cpu[k, i] = $7
+	rss[k, i] = $8; bad[k] += $9; cpk[k, i] = $10
+	if (!(k in lo) || $4 < lo[k]) lo[k] = $4
+	if (!(k in hi) || $4 > hi[k]) hi[k] = $4
+	if (!seen[$2 " " $3]++) order[++nrow] = $2 " " $3
+	if (!bseen[$1]++) bal[++nbal] = $1
+	errors += $9
+}
+END {
+	printf "wrk -t1 -d%ss, 2 nginx backends (100-byte body), %d rounds " \
+	    "taken in turn; medians, req/s range in brackets\n", secs, rounds
+	printf "%-9s %5s %-8s %8s %-17s %5s %8s %8s %8s %7s %6s %8s\n",
+	    "clients", "", "lb", "req/s", "(range)", "x hap", "p50 ms",
+	    "p99 ms", "cpu s/1k", "x hap", "MB", "conn/1k"
+	for (r = 1; r <= nrow; r++) {
+		split(order[r], m, " ")
+		h = order[r] " haproxy"
+		for (b = 1; b <= nbal; b++) {
+			k = order[r] " " bal[b]
+			if (k in skip) {
+				printf "%-9s %5s %-8s %8s (over FD_SETSIZE: 2 " \
+				    "descriptors a client)\n", b == 1 ? m[2] : "",
+				    b == 1 ? m[1] : "", bal[b], "-"
+				continue
+			}
+			if (!(k in cnt)) continue
+			x = (h in cnt) && med(rps, h) > 0 ? med(rps, k) / med(rps, h) : 0
+			y = (h in cnt) && med(cpu, h) > 0 ? med(cpu, k) / med(cpu, h) : 0
+			printf "%-9s %5s %-8s %8.0f (%6.0f-%6.0f) %5.2f %8.2f " \
+			    "%8.2f %8.3f %7.2f %6.1f %8.1f%s\n", b == 1 ? m[2] : "",
+			    b == 1 ? m[1] : "", bal[b], med(rps, k), lo[k], hi[k],
+			    x, med(p50, k), med(p99, k), med(cpu, k), y,
+			    med(rss, k) / 1024, med(cpk, k),
+			    bad[k] ? "  ERRORS " bad[k] : ""
+		}
+	}
+	exit errors > 0
+}' "$out/results.txt" | tee "$out/table.txt"
+status=$?
+
+# The chart: req/s and p99 against keep-alive clients, one line each.
+if command -v gnuplot >/dev/null; then
+	for b in $BALANCERS; do
+		awk -v b=$b '$1 == b && $2 == "ka" && $4 != "skip" && NF > 4 {
+		    print $3, $4, $6 }' \
+		    "$out/results.txt" | sort -n | awk '
+		{ k = $1; n[k]++; r[k, n[k]] = $2; p[k, n[k]] = $3;
+		  if (!(k in s)) o[++m] = k; s[k] = 1 }
+		END { for (i = 1; i <= m; i++) { k = o[i]; a = 0; q = 0
+			for (j = 1; j <= n[k]; j++) { a += r[k, j]; q += p[k, j] }
+			print k, a / n[k], q / n[k] } }' > "$tmp/plot.$b"
+	done
+	{
+		echo "set terminal svg size 900,420 dynamic font 'sans,11'"
+		echo "set output '$out/chart.svg'"
+		echo "set multiplot layout 1,2"
+		echo "set logscale x 2; set xlabel 'keep-alive clients'; set grid"
+		echo "set key below"
+		printf "set title 'requests per second'; plot"
+		sep=
+		for b in $BALANCERS; do
+			printf "%s '%s' using 1:2 with linespoints title '%s'" \
+			    "$sep" "$tmp/plot.$b" "$b"
+			sep=,
+		done
+		echo
+		printf "set title 'p99 latency (ms)'; set logscale y; plot"
+		sep=
+		for b in $BALANCERS; do
+			printf "%s '%s' using 1:3 with linespoints title '%s'" \
+			    "$sep" "$tmp/plot.$b" "$b"
+			sep=,
+		done
+		echo
+		echo "unset multiplot"
+	} > "$tmp/chart.gp"
+	gnuplot "$tmp/chart.gp" 2>"$tmp/gnuplot.err" ||
+	    sed 's/^/  gnuplot: /' "$tmp/gnuplot.err" >&2
 fi
-
-if command -v pen >/dev/null; then
-	# -r: round robin (not sticky by client address), -H: X-Forwarded-For.
-	pen -f -r -H -x 4096 -c 4096 127.0.0.1:$((base + 14)) \
-	    127.0.0.1:$b1 127.0.0.1:$b2 127.0.0.1:$b3 >/dev/null \
-	    2>"$tmp/pen.err" &
-	pids="$pids $!"
-	run pen $((base + 14))
-fi
-
-# Last: it opens and closes two connections per request, and the sockets
-# it leaves in TIME_WAIT must not get in the way of the others.
-"$top/lesson3/lb" -l $((base + 11)) -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-    -b 127.0.0.1:$b3 >/dev/null 2>"$tmp/lesson3/lb.err" &
-pids="$pids $!"
-run lesson3/lb $((base + 11))
-
-echo "wrk -t1 -c$conns -d${secs}s, keep-alive clients, 3 backends, one run:"
-awk 'NR == 1 { ref = $2 }
-     { printf "  %-12s %10.0f req/s  %5.2fx final/lb  %d errors\n", $1, $2,
-       (ref > 0 ? $2 / ref : 0), $3 }' "$tmp/results"
-exit $failed
+exit $status

@@ -3,6 +3,8 @@
 # 9002, ...) and the balancer LB on 8080 in front of them, say what to
 # try, and stop them all on Ctrl-C. With STATUS=PORT in the environment
 # (final/: LB-ARGS has -a PORT), also how to watch the health checks.
+# A port that is taken (an earlier demo still running?) stops the demo
+# before it starts, saying which.
 lb=$1 n=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,23 +19,44 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# $1 just started as $2 on port $3: still running, or stop the demo.
+started() {
+	sleep 0.3
+	kill -0 "$1" 2>/dev/null && return 0
+	echo >&2
+	echo "demo: $2 could not listen on 127.0.0.1:$3 (see its line above)." >&2
+	echo "demo: is an earlier demo, or a backend you started by hand, still" >&2
+	echo "demo: running? Stop it (its pid is in that demo's banner) and try again." >&2
+	trap - INT TERM EXIT
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	wait 2>/dev/null
+	exit 1
+}
+
 bargs=
+table=
 i=1
 while [ "$i" -le "$n" ]; do
 	port=$((9000 + i))
 	"$here/backend" -l "$port" -n "b$i" -q &
-	pids="$pids $!"
-	last_pid=$!
+	pid=$!
+	started $pid "backend b$i" $port
+	pids="$pids $pid"
+	last_pid=$pid
+	table="$table
+    b$i  127.0.0.1:$port   pid $pid"
 	bargs="$bargs -b 127.0.0.1:$port"
 	i=$((i + 1))
 done
-sleep 0.3
 "$lb" -l 8080 $bargs "$@" &
-pids="$pids $!"
-sleep 0.3
+pid=$!
+started $pid lb "8080${STATUS:+ (or $STATUS)}"
+pids="$pids $pid"
 cat <<MSG
 
-lb listens on 127.0.0.1:8080 in front of:$(echo "$bargs" | sed 's/ -b / /g')
+Started (kill PID stops one of them; Ctrl-C here stops them all):$table
+    lb  127.0.0.1:8080   pid $pid
+
 In another terminal, try:
 
     curl -i http://127.0.0.1:8080/hello

@@ -41,11 +41,18 @@ check(int ok, const char *what)
 }
 
 static int
+parse_max(int response, int head_req, const char *p, size_t n, size_t max,
+    struct http_msg *m)
+{
+	return response ? http_parse_response(p, n, max, head_req, m) :
+	    http_parse_request(p, n, max, m);
+}
+
+static int
 parse(int response, int head_req, const char *p, size_t n,
     struct http_msg *m)
 {
-	return response ? http_parse_response(p, n, MAX_HEAD, head_req, m) :
-	    http_parse_request(p, n, MAX_HEAD, m);
+	return parse_max(response, head_req, p, n, MAX_HEAD, m);
 }
 
 /* Scan body in pieces of at most step bytes (split: the first piece). */
@@ -94,14 +101,20 @@ check_rewrite(int response, int head_req, const char *buf,
 {
 	static char out[MAX_HEAD + 4096];
 	struct http_msg again;
+	unsigned flags = response ? 0 : HTTP_OWN_FORWARDED |
+	    (http_wants_upgrade(m) ? HTTP_KEEP_UPGRADE : 0);
 	int n = http_rewrite_head(buf, m, "X-Forwarded-For: 192.0.2.1\r\n",
-	    out, sizeof(out));
+	    flags, out, sizeof(out));
 
 	if (n < 0)
 		return;
 	check((size_t)n <= sizeof(out), "rewrite overran");
-	check(parse(response, head_req, out, (size_t)n, &again) == n,
-	    "a rewritten head does not parse back");
+	/*
+	 * The rewrite may grow a head (CRLF for a bare LF, our own lines):
+	 * parse it back with room for that, as the next hop has.
+	 */
+	check(parse_max(response, head_req, out, (size_t)n, sizeof(out),
+	    &again) == n, "a rewritten head does not parse back");
 	check(again.framing == m->framing, "framing changed by a rewrite");
 	check(m->framing != HTTP_BODY_LENGTH ||
 	    again.content_length == m->content_length,

@@ -9,6 +9,7 @@
  * reads end-of-file and kills every group it was told about.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -35,6 +36,7 @@
 #define MAX_PROCS	32
 #define MAX_CONNS	2048
 #define MAX_ARGS	64
+#define SLOW_RCVBUF	4096	/* h_connect_slow(): bytes per read */
 
 static struct h_proc procs[MAX_PROCS];
 static int nprocs;
@@ -73,6 +75,20 @@ h_skip(const char *why)
 	fprintf(stderr, "SKIPPED %s: %s\n", tcase_name(), why);
 }
 
+/*
+ * Does lb run inside a tool (valgrind, or built with ASan)? Then its
+ * resident memory is mostly the tool's: shadow memory, redzones, freed
+ * blocks held in quarantine.
+ */
+int
+h_instrumented(void)
+{
+	const char *wrap = getenv("LB_WRAP"), *san = getenv("H_SANITIZED");
+
+	return (wrap != NULL && *wrap != '\0') ||
+	    (san != NULL && strcmp(san, "1") == 0);
+}
+
 const char *
 h_lb_path(void)
 {
@@ -81,8 +97,8 @@ h_lb_path(void)
 	return s != NULL ? s : "../lesson1/lb";
 }
 
-static long
-now_ms(void)
+long
+h_now_ms(void)
 {
 	struct timespec ts;
 
@@ -90,8 +106,8 @@ now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
+void
+h_pause_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
@@ -180,15 +196,21 @@ h_free_port(void)
 	return port;
 }
 
-/* A blocking connection to 127.0.0.1:port, or -1. */
+/*
+ * A blocking connection to 127.0.0.1:port, or -1. rcvbuf > 0: that
+ * small a receive buffer (set before connect, so the window is small
+ * from the start): a client that cannot take much at a time.
+ */
 static int
-dial(int port)
+dial(int port, int rcvbuf)
 {
 	struct sockaddr_in sin;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -203,16 +225,16 @@ dial(int port)
 int
 h_wait_port(int port, int ms)
 {
-	long end = now_ms() + ms;
+	long end = h_now_ms() + ms;
 	int fd;
 
 	do {
-		if ((fd = dial(port)) >= 0) {
+		if ((fd = dial(port, 0)) >= 0) {
 			close(fd);
 			return 0;
 		}
-		sleep_ms(10);
-	} while (now_ms() < end);
+		h_pause_ms(10);
+	} while (h_now_ms() < end);
 	return -1;
 }
 
@@ -236,13 +258,12 @@ wrap_args(char *const argv[], int wrap, char **out, char *wbuf, size_t wlen)
 	return n;
 }
 
-struct h_proc *
-h_spawn(const char *name, char *const argv[], int wrap)
+/* A slot for a new program, with the names of its log files. */
+static struct h_proc *
+new_proc(const char *name)
 {
 	const char *dir = getenv("H_LOGDIR");
-	char *args[MAX_ARGS], wbuf[1024];
 	struct h_proc *p;
-	pid_t pid;
 
 	guard_start();
 	ck_assert_int_lt(nprocs, MAX_PROCS);
@@ -256,35 +277,81 @@ h_spawn(const char *name, char *const argv[], int wrap)
 	    (long)getpid(), nprocs, name);
 	snprintf(p->err, sizeof(p->err), "%s/%ld-%d-%s.err", dir,
 	    (long)getpid(), nprocs, name);
+	fflush(NULL);
+	return p;
+}
+
+/*
+ * In the child: its own process group, stdin from /dev/null, stdout and
+ * stderr to p's logs (appended to: a forked child's own children may
+ * write there too), no descriptor of the test's, default SIGPIPE.
+ */
+static void
+child_setup(const struct h_proc *p)
+{
+	struct sigaction sa;
+	int o, e, in;
+
+	setpgid(0, 0);
+	o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	in = open("/dev/null", O_RDONLY);
+	if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 ||
+	    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+		_exit(126);
+	close_from(3);
+	/* Ignored signals stay ignored across exec: undo ours. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* In the parent: the child is p, and the guard must know its group. */
+static void
+track(struct h_proc *p, pid_t pid)
+{
+	setpgid(pid, pid);
+	p->pid = pid;
+	ck_assert_int_eq(write(guard_fd, &pid, sizeof(pid)), (int)sizeof(pid));
+}
+
+struct h_proc *
+h_spawn(const char *name, char *const argv[], int wrap)
+{
+	struct h_proc *p = new_proc(name);
+	char *args[MAX_ARGS], wbuf[1024];
+	pid_t pid;
+
 	wrap_args(argv, wrap, args, wbuf, sizeof(wbuf));
 	p->wrapped = wrap && args[0] != argv[0];
-	fflush(NULL);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct sigaction sa;
-		int o, e, in;
-
-		setpgid(0, 0);
-		o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		in = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		close_from(3);
-		/* Ignored signals stay ignored across exec: undo ours. */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGPIPE, &sa, NULL);
+		child_setup(p);
 		execvp(args[0], args);
 		fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));
 		_exit(127);
 	}
-	setpgid(pid, pid);
-	p->pid = pid;
-	ck_assert_int_eq(write(guard_fd, &pid, sizeof(pid)), (int)sizeof(pid));
+	track(p, pid);
+	return p;
+}
+
+struct h_proc *
+h_fork(const char *name, void (*fn)(struct h_proc *self, void *arg),
+    void *arg)
+{
+	struct h_proc *p = new_proc(name);
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		child_setup(p);
+		p->pid = getpid();
+		fn(p, arg);
+		_exit(0);
+	}
+	track(p, pid);
 	return p;
 }
 
@@ -305,17 +372,22 @@ spawn_listener(const char *name, char *const argv[], int wrap, int port)
 	return p;
 }
 
-/* tests/backend on port, named name, with extra args. */
+/*
+ * A test server (prog, from the environment variable env, or ./dflt)
+ * on port, named name, with extra args: tests/backend and tests/wsecho
+ * take the same -l and -n.
+ */
 static struct h_proc *
-vbackend(int port, const char *name, va_list ap)
+vserver(const char *env, const char *dflt, int port, const char *name,
+    va_list ap)
 {
-	const char *be = getenv("BACKEND");
+	const char *prog = getenv(env);
 	char *argv[MAX_ARGS], portstr[8];
 	int n = 0;
 	char *a;
 
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	argv[n++] = (char *)(be != NULL ? be : "./backend");
+	argv[n++] = (char *)(prog != NULL ? prog : dflt);
 	argv[n++] = "-l";
 	argv[n++] = portstr;
 	argv[n++] = "-n";
@@ -333,7 +405,7 @@ h_backend(const char *name, ...)
 	va_list ap;
 
 	va_start(ap, name);
-	p = vbackend(h_free_port(), name, ap);
+	p = vserver("BACKEND", "./backend", h_free_port(), name, ap);
 	va_end(ap);
 	return p;
 }
@@ -345,7 +417,19 @@ h_backend_at(int port, const char *name, ...)
 	va_list ap;
 
 	va_start(ap, name);
-	p = vbackend(port, name, ap);
+	p = vserver("BACKEND", "./backend", port, name, ap);
+	va_end(ap);
+	return p;
+}
+
+struct h_proc *
+h_wsecho(const char *name, ...)
+{
+	struct h_proc *p;
+	va_list ap;
+
+	va_start(ap, name);
+	p = vserver("WSECHO", "./wsecho", h_free_port(), name, ap);
 	va_end(ap);
 	return p;
 }
@@ -393,7 +477,7 @@ h_lb(int nbackends, struct h_proc **backends, ...)
 int
 h_wait_exit(struct h_proc *p, int ms)
 {
-	long end = now_ms() + ms;
+	long end = h_now_ms() + ms;
 
 	while (!p->done) {
 		pid_t r = waitpid(p->pid, &p->status, WNOHANG);
@@ -401,10 +485,10 @@ h_wait_exit(struct h_proc *p, int ms)
 			p->done = 1;
 		else if (r < 0 && errno != EINTR)
 			return -1;
-		else if (now_ms() >= end)
+		else if (h_now_ms() >= end)
 			return -1;
 		else
-			sleep_ms(5);
+			h_pause_ms(5);
 	}
 	return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
 }
@@ -445,7 +529,7 @@ h_slurp(const char *path)
 int
 h_wait_for_text(const char *path, const char *text, int ms)
 {
-	long end = now_ms() + ms;
+	long end = h_now_ms() + ms;
 	int found;
 
 	do {
@@ -454,8 +538,8 @@ h_wait_for_text(const char *path, const char *text, int ms)
 		free(s);
 		if (found)
 			return 1;
-		sleep_ms(20);
-	} while (now_ms() < end);
+		h_pause_ms(20);
+	} while (h_now_ms() < end);
 	return 0;
 }
 
@@ -535,10 +619,19 @@ h_teardown(void)
 	nprocs = 0;
 }
 
+/* H_TEST=name runs that one test alone (CK_RUN_CASE picks a suite). */
+int
+h_wanted(const TTest *t)
+{
+	const char *only = getenv("H_TEST");
+
+	return only == NULL || *only == '\0' || strcmp(only, t->name) == 0;
+}
+
 /*
  * A suite of integration tests: each gets the harness's teardown (so
  * nothing it started outlives it) and SUITE_TIMEOUT seconds. *tc, when
- * asked for, takes loop tests too.
+ * asked for, takes loop tests too (added with h_wanted() in mind).
  */
 Suite *
 h_suite(const char *name, const TTest *const *tests, TCase **tc)
@@ -549,7 +642,8 @@ h_suite(const char *name, const TTest *const *tests, TCase **tc)
 	tcase_add_checked_fixture(t, NULL, h_teardown);
 	tcase_set_timeout(t, SUITE_TIMEOUT);
 	for (; *tests != NULL; tests++)
-		tcase_add_test(t, *tests);
+		if (h_wanted(*tests))
+			tcase_add_test(t, *tests);
 	suite_add_tcase(s, t);
 	if (tc != NULL)
 		*tc = t;
@@ -599,6 +693,8 @@ unit_suite(const char *name, const struct unit *units, void (*setup)(void),
 		tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 5);
 	for (; units->test != NULL; units++) {
+		if (!h_wanted(units->test))
+			continue;
 		if (units->rows > 0)
 			tcase_add_loop_test(t, units->test, 0, units->rows);
 		else
@@ -611,6 +707,12 @@ unit_suite(const char *name, const struct unit *units, void (*setup)(void),
 struct h_conn *
 h_connect(int port)
 {
+	return h_connect_slow(port, 0);
+}
+
+struct h_conn *
+h_connect_slow(int port, int ms)
+{
 	struct h_conn *c;
 	int i;
 
@@ -619,9 +721,10 @@ h_connect(int port)
 	ck_assert_int_lt(i, MAX_CONNS);
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
-	c->fd = dial(port);
+	c->fd = dial(port, ms > 0 ? SLOW_RCVBUF : 0);
 	ck_assert_msg(c->fd >= 0, "cannot connect to port %d: %s", port,
 	    strerror(errno));
+	c->slow_ms = ms;
 	conns[i] = c;
 	return c;
 }
@@ -639,14 +742,15 @@ h_close(struct h_conn *c)
 	free(c);
 }
 
+/* All n bytes to a blocking fd: 0, or -1 with errno. */
 int
-h_send(struct h_conn *c, const void *p, size_t n)
+h_write_all(int fd, const void *p, size_t n)
 {
 	const char *s = p;
+	ssize_t w;
 
 	while (n > 0) {
-		ssize_t w = write(c->fd, s, n);
-		if (w < 0) {
+		if ((w = write(fd, s, n)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -658,16 +762,27 @@ h_send(struct h_conn *c, const void *p, size_t n)
 }
 
 int
+h_send(struct h_conn *c, const void *p, size_t n)
+{
+	return h_write_all(c->fd, p, n);
+}
+
+int
 h_sends(struct h_conn *c, const char *s)
 {
 	return h_send(c, s, strlen(s));
 }
 
-/* Read more into c->buf before the deadline: >0 bytes, 0 EOF, -1 timeout. */
+/*
+ * Read more into c->buf before the deadline: >0 bytes, 0 the end (EOF,
+ * or a reset: then c->reset is set), -1 timeout. A slow connection
+ * takes SLOW_RCVBUF bytes at most, after a pause of slow_ms.
+ */
 static ssize_t
 fill(struct h_conn *c, long deadline)
 {
 	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	size_t want;
 	long left;
 	ssize_t r;
 
@@ -677,18 +792,26 @@ fill(struct h_conn *c, long deadline)
 		ck_assert_ptr_nonnull(c->buf);
 	}
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - h_now_ms();
 		if (left <= 0)
 			return -1;
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
 			return -1;
 		if (pfd.revents == 0)
 			continue;
-		r = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		want = c->cap - c->len - 1;
+		if (c->slow_ms > 0) {
+			h_pause_ms(c->slow_ms);
+			if (want > SLOW_RCVBUF)
+				want = SLOW_RCVBUF;
+		}
+		r = read(c->fd, c->buf + c->len, want);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			return 0;	/* a reset counts as the end */
+		if (r < 0) {
+			c->reset = 1;	/* the end, but not a clean one */
+			return 0;
+		}
 		c->len += (size_t)r;
 		c->buf[c->len] = '\0';
 		return r;
@@ -793,13 +916,13 @@ read_to_close(struct h_conn *c, struct h_resp *r, long deadline)
 		take_body(c, r, c->len);
 		got = fill(c, deadline);
 	} while (got > 0);
-	return got == 0 ? 0 : -1;
+	return got == 0 && !c->reset ? 0 : -1;
 }
 
 int
 h_read_response(struct h_conn *c, struct h_resp *r, int head_req, int ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = h_now_ms() + ms;
 	const char *te, *cl;
 	size_t hlen;
 
@@ -828,6 +951,8 @@ h_read_response(struct h_conn *c, struct h_resp *r, int head_req, int ms)
 		    deadline) == 0;
 	else
 		r->complete = read_to_close(c, r, deadline) == 0;
+	if (!r->complete)
+		c->len = 0;	/* the stream ended: what is left was its end */
 	return 0;
 }
 
@@ -835,13 +960,20 @@ h_read_response(struct h_conn *c, struct h_resp *r, int head_req, int ms)
 int
 h_peer_closed(struct h_conn *c, int ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = h_now_ms() + ms;
 	ssize_t r;
 
 	c->len = 0;
 	while ((r = fill(c, deadline)) > 0)
 		c->len = 0;
 	return r == 0;
+}
+
+/* Does the peer close within ms, without sending one more byte? */
+int
+h_peer_closed_silently(struct h_conn *c, int ms)
+{
+	return c->len == 0 && fill(c, h_now_ms() + ms) == 0;
 }
 
 /* One request on a new connection; the response in r. 0 or -1. */
@@ -859,6 +991,22 @@ h_request(int port, const char *raw, struct h_resp *r)
 	rc = h_read_response(c, r, head, H_TIMEOUT_MS);
 	h_close(c);
 	return rc;
+}
+
+/* The backend's /control/stats line "name N", as a number (-1: none). */
+long
+h_backend_stat(int port, const char *name)
+{
+	struct h_resp r;
+	const char *p;
+	long n = -1;
+
+	ck_assert_int_eq(h_request(port, "GET /control/stats HTTP/1.1\r\n"
+	    "Host: x\r\nConnection: close\r\n\r\n", &r), 0);
+	if ((p = strstr(r.body, name)) != NULL)
+		n = atol(p + strlen(name));
+	h_resp_free(&r);
+	return n;
 }
 
 /* The value of the first header called name (a static copy), or NULL. */
@@ -916,6 +1064,20 @@ void
 h_sum_hex(const void *p, size_t n, char out[17])
 {
 	snprintf(out, 17, "%016llx", (unsigned long long)fnv1a(FNV_INIT, p, n));
+}
+
+/* Raise our own descriptor limit (children inherit it); 0 if we cannot. */
+int
+h_raise_fd_limit(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)want)
+		return 0;
+	rl.rlim_cur = (rlim_t)want;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
 /*

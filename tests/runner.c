@@ -26,7 +26,7 @@ main(void)
 	sr = srunner_create(lesson_suites[0]());
 	for (i = 1; lesson_suites[i] != NULL; i++)
 		srunner_add_suite(sr, lesson_suites[i]());
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY=verbose: each test */
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

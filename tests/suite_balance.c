@@ -222,6 +222,176 @@ START_TEST(cool_down_option_is_checked)
 }
 END_TEST
 
+/* final/ only: weights, and the status page that shows them. */
+
+/* "-b" "127.0.0.1:PORT,weight=N" into args[n..n+1]; the new n. */
+static int
+weighted(char *args[], int n, char *buf, size_t len, int port, int weight)
+{
+	snprintf(buf, len, "127.0.0.1:%d,weight=%d", port, weight);
+	args[n] = "-b";
+	args[n + 1] = buf;
+	return n + 2;
+}
+
+/* The number after "key": in the status.json object named name. */
+static int
+json_number(const char *doc, const char *name, const char *key)
+{
+	char want[64];
+	const char *o, *end, *v;
+
+	snprintf(want, sizeof(want), "{\"name\": \"%s\"", name);
+	o = strstr(doc, want);
+	ck_assert_msg(o != NULL, "no %s in %.300s", want, doc);
+	end = strchr(o, '}');
+	snprintf(want, sizeof(want), "\"%s\": ", key);
+	v = strstr(o, want);
+	ck_assert_msg(v != NULL && v < end, "no %s for %s in %.300s", key,
+	    name, o);
+	return atoi(v + strlen(want));
+}
+
+/*
+ * Weights 3,1,1: smooth weighted round robin gives b1 b2 b1 b3 b1, again
+ * and again, per request: on one keep-alive connection as on fresh ones.
+ * The status page shows each weight, and counts the same split.
+ */
+START_TEST(weights_share_requests_smoothly)
+{
+	static const char *const cycle[] = { "b1", "b2", "b1", "b3", "b1" };
+	static const int weight[] = { 3, 1, 1 };
+	struct h_proc *be[3], *lb;
+	struct h_conn *c;
+	struct h_resp r;
+	char *args[12], addr[3][40], name[3][32], sarg[32], want[96], *doc;
+	int i, n = 0, sport = h_free_port(), count[3] = { 0, 0, 0 };
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name[i], sizeof(name[i]), "b%d", i + 1);
+		be[i] = h_backend(name[i], "-q", NULL);
+		n = weighted(args, n, addr[i], sizeof(addr[i]), be[i]->port,
+		    weight[i]);
+	}
+	snprintf(sarg, sizeof(sarg), "%d", sport);
+	args[n++] = "-a";
+	args[n++] = sarg;
+	args[n] = NULL;
+	lb = h_lb_args(args);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	c = h_connect(lb->port);
+	for (i = 0; i < 20; i++) {
+		const char *who;
+
+		if (i < 10) {	/* one keep-alive connection, then fresh ones */
+			ck_assert_int_eq(h_sends(c, GET), 0);
+			ck_assert_int_eq(h_read_response(c, &r, 0,
+			    H_TIMEOUT_MS), 0);
+			ck_assert_int_eq(r.status, 200);
+			who = h_header(&r, "X-Backend");
+			ck_assert_ptr_nonnull(who);
+			snprintf(want, sizeof(want), "%s", who);
+			h_resp_free(&r);
+			who = want;
+		} else {
+			who = who_answers(lb->port);
+		}
+		ck_assert_msg(strcmp(who, cycle[i % 5]) == 0,
+		    "request %d went to %s, not %s", i + 1, who, cycle[i % 5]);
+		count[who[1] - '1']++;
+	}
+	h_close(c);
+	ck_assert_int_eq(count[0], 12);
+	ck_assert_int_eq(count[1], 4);
+	ck_assert_int_eq(count[2], 4);
+
+	ck_assert_int_eq(h_request(sport, "GET /status.json HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	doc = r.body;
+	for (i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "127.0.0.1:%d", be[i]->port);
+		ck_assert_int_eq(json_number(doc, want, "weight"), weight[i]);
+		ck_assert_int_eq(json_number(doc, want, "requests"), count[i]);
+	}
+	h_resp_free(&r);
+	ck_assert_int_eq(h_request(sport, "GET /metrics HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", &r), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "\nlb_backend_weight{backend="
+		    "\"127.0.0.1:%d\"} %d\n", be[i]->port, weight[i]);
+		ck_assert_msg(strstr(r.body, want) != NULL, "no '%.*s' in "
+		    "/metrics", (int)strlen(want) - 2, want + 1);
+	}
+	h_resp_free(&r);
+	ck_assert_int_eq(h_request(sport, "GET /status.txt HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", &r), 0);
+	for (i = 0; i < 3; i++) {
+		const char *o, *w;
+
+		snprintf(want, sizeof(want), "\n127.0.0.1:%d UP", be[i]->port);
+		ck_assert_ptr_nonnull(o = strstr(r.body, want));
+		snprintf(want, sizeof(want), "\n  traffic  weight %d; ",
+		    weight[i]);
+		w = strstr(o + 1, "\n  traffic  ");
+		ck_assert_msg(w != NULL && strncmp(w, want, strlen(want)) == 0,
+		    "b%d: no '%s' in %.300s", i + 1, want + 1, o + 1);
+	}
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * b1 (weight 3) is dead, b2 (weight 1) is not. By weight alone, b1 would
+ * win the retry's pick too (3,1 gives a b a a), but the backend that
+ * refused sits out the retry's pick: every request reaches b2.
+ */
+START_TEST(a_retry_after_a_refused_connect_goes_elsewhere)
+{
+	struct h_proc *be[2];
+	char *args[8], addr[2][40];
+	int i, n = 0, port;
+
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	n = weighted(args, n, addr[0], sizeof(addr[0]), be[0]->port, 3);
+	n = weighted(args, n, addr[1], sizeof(addr[1]), be[1]->port, 1);
+	args[n++] = "-i";	/* no probe takes b1 out first */
+	args[n++] = "60000";
+	args[n] = NULL;
+	port = h_lb_args(args)->port;
+	h_kill(be[0]);
+	for (i = 0; i < 6; i++)
+		ck_assert_str_eq(who_answers(port), "b2");
+}
+END_TEST
+
+START_TEST(weight_option_is_checked)
+{
+	static const char *const weight = "weight must be a number from 1 "
+	    "to 100";
+	static const char *const bad[][2] = {
+		{ "weight=0", NULL }, { "weight=101", NULL },
+		{ "weight=x", NULL }, { "weight=", NULL },
+		{ "foo=1", "unknown option 'foo=1'" },
+		{ "weight=2,foo=1", "unknown option 'foo=1'" },
+		{ "", "want HOST:PORT or HOST:PORT,weight=N" },
+	};
+	char *args[3], arg[32], want[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(arg, sizeof(arg), "127.0.0.1:9,%s", bad[i][0]);
+		args[0] = "-b";
+		args[1] = arg;
+		args[2] = NULL;
+		snprintf(want, sizeof(want), "lb: bad -b '%s': %s", arg,
+		    bad[i][1] != NULL ? bad[i][1] : weight);
+		h_expect_bad_args(args, want);
+	}
+}
+END_TEST
+
 Suite *
 balance_suite(void)
 {
@@ -235,6 +405,18 @@ balance_suite(void)
 		cool_down_option_is_checked,
 		NULL
 	};
+	const TTest *const final_tests[] = {
+		weights_share_requests_smoothly,
+		a_retry_after_a_refused_connect_goes_elsewhere,
+		weight_option_is_checked,
+		NULL
+	};
+	const TTest *const *t;
+	TCase *tc;
+	Suite *s = h_suite("balance", tests, &tc);
 
-	return h_suite("balance", tests, NULL);
+	for (t = final_tests; h_level() >= 4 && *t != NULL; t++)
+		if (h_wanted(*t))
+			tcase_add_test(tc, *t);
+	return s;
 }

@@ -17,14 +17,6 @@
 
 #define GET	"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* A GET on its own connection must be answered within ms. */
 static void
 expect_prompt_answer(int port, int ms, const char *who)
@@ -126,7 +118,7 @@ START_TEST(a_client_that_stops_reading_costs_no_memory)
 	ck_assert_int_gt(before, 0);
 	c = h_connect(lb->port);
 	h_sends(c, "GET /big?size=500000000 HTTP/1.1\r\nHost: x\r\n\r\n");
-	pause_ms(1500);
+	h_pause_ms(1500);
 	after = h_rss_kb(lb->pid);
 	ck_assert_msg(after - before < 16 * 1024, "RSS grew from %ld to %ld kB",
 	    before, after);
@@ -151,7 +143,7 @@ START_TEST(clients_that_abort_leave_no_descriptor_open)
 	/* The idle count: harness probes may still be closing, so the least. */
 	base = h_fd_count(lb->pid);
 	for (i = 0; i < 10; i++) {
-		pause_ms(20);
+		h_pause_ms(20);
 		if ((now = h_fd_count(lb->pid)) < base)
 			base = now;
 	}
@@ -166,31 +158,17 @@ START_TEST(clients_that_abort_leave_no_descriptor_open)
 	}
 	c = h_connect(lb->port);	/* and one that waits on a slow backend */
 	h_sends(c, GET);
-	pause_ms(50);
+	h_pause_ms(50);
 	h_close(c);
 	for (i = 0; i < 100; i++) {	/* the slow backend answers in 200 ms */
 		if ((now = h_fd_count(lb->pid)) <= base)
 			break;
-		pause_ms(20);
+		h_pause_ms(20);
 	}
 	ck_assert_msg(now <= base, "%d descriptors open, %d before", now, base);
 	expect_prompt_answer(lb->port, 2000, "b1");
 }
 END_TEST
-
-/* Raise our own descriptor limit (children inherit it); 0 if we cannot. */
-static int
-raise_fd_limit(rlim_t want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-		return 0;
-	rl.rlim_cur = want;
-	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
-}
 
 /*
  * More clients than FD_SETSIZE: idle ones hold the low descriptors, and
@@ -206,7 +184,7 @@ START_TEST(the_fd_setsize_guard_holds)
 	struct h_resp r;
 	int i, refused = 0;
 
-	if (!raise_fd_limit(FD_SETSIZE * 2 + 256)) {
+	if (!h_raise_fd_limit(FD_SETSIZE * 2 + 256)) {
 		h_skip("the hard descriptor limit is below FD_SETSIZE * 2");
 		return;
 	}
@@ -253,18 +231,18 @@ START_TEST(running_out_of_descriptors_does_not_spin)
 	setrlimit(RLIMIT_NOFILE, &old);
 	for (i = 0; i < N; i++)		/* the kernel queues what lb can't take */
 		c[i] = h_connect(lb->port);
-	pause_ms(200);
+	h_pause_ms(200);
 	if ((cpu0 = h_cpu_ms(lb->pid)) < 0) {
 		h_skip("no /proc to read CPU time from");
 		return;
 	}
-	pause_ms(1000);
+	h_pause_ms(1000);
 	cpu1 = h_cpu_ms(lb->pid);
 	ck_assert_msg(cpu1 - cpu0 < 300, "%ld ms of CPU in one idle second",
 	    cpu1 - cpu0);
 	for (i = 0; i < N; i++)
 		h_close(c[i]);
-	pause_ms(200);
+	h_pause_ms(200);
 	expect_prompt_answer(lb->port, 2000, "b1");
 }
 END_TEST

@@ -10,15 +10,8 @@
 #include <time.h>
 
 #include "harness.h"
+#include "json.h"
 #include "suites.h"
-
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Read one response from c, which must be complete with this status. */
 static void
@@ -205,22 +198,6 @@ START_TEST(hop_by_hop_removed_and_forwarded_for_appended)
 }
 END_TEST
 
-/* The backend's /control/stats line "name N", as a number. */
-static long
-backend_stat(int port, const char *name)
-{
-	struct h_resp r;
-	const char *p;
-	long n = -1;
-
-	ck_assert_int_eq(h_request(port, "GET /control/stats HTTP/1.1\r\n"
-	    "Host: x\r\nConnection: close\r\n\r\n", &r), 0);
-	if ((p = strstr(r.body, name)) != NULL)
-		n = atol(p + strlen(name));
-	h_resp_free(&r);
-	return n;
-}
-
 START_TEST(backend_connections_are_reused)
 {
 	struct h_proc *be[1];
@@ -235,18 +212,19 @@ START_TEST(backend_connections_are_reused)
 		h_close(c);
 	}
 	/* 100 requests; a handful of backend connections (1 + the stats one). */
-	ck_assert_int_le(backend_stat(be[0]->port, "connections "), 5);
-	ck_assert_int_eq(backend_stat(be[0]->port, "requests "), 100);
+	ck_assert_int_le(h_backend_stat(be[0]->port, "connections "), 5);
+	ck_assert_int_eq(h_backend_stat(be[0]->port, "requests "), 100);
 }
 END_TEST
 
 /*
  * -m drop-reused: the backend closes, without a word, a connection on
  * which a second request arrives: the keep-alive race (the backend closed
- * an idle connection just as we sent on it), every time. Each request
- * after the first goes out on a pooled connection, dies there, and must
- * be retried on a fresh one without the client noticing. POST too: the
- * backend never answered, and the request (with its body) was kept.
+ * an idle connection just as we sent on it), every time. Each GET after
+ * the first goes out on a pooled connection, dies there, and must be
+ * retried on a fresh one without the client noticing. A POST never
+ * rides a pooled connection: lost that way, it could be neither sent
+ * again (it is not idempotent) nor honestly answered.
  */
 START_TEST(a_reused_connection_closed_by_the_backend_is_retried)
 {
@@ -254,7 +232,7 @@ START_TEST(a_reused_connection_closed_by_the_backend_is_retried)
 	struct h_proc *lb = h_lb(1, &b, NULL);
 	struct h_conn *c = h_connect(lb->port);
 	struct h_resp r;
-	char *log;
+	char *log, *p;
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -269,9 +247,12 @@ START_TEST(a_reused_connection_closed_by_the_backend_is_retried)
 	kill(lb->pid, SIGTERM);		/* and so flush the access log */
 	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
 	log = h_slurp(lb->out);
-	ck_assert_msg(strstr(log, "POST /p 127.0.0.1") != NULL &&
-	    strstr(strstr(log, "POST /p"), " retries=1\n") != NULL,
+	ck_assert_msg((p = strstr(log, "GET /g 127.0.0.1")) != NULL &&
+	    strstr(p, " retries=1\n") != NULL,
 	    "no retried request in the log:\n%s", log);
+	for (p = strstr(log, "POST /p"); p != NULL; p = strstr(p + 1, "POST"))
+		ck_assert_msg(strncmp(strchr(p, '\n') - 2, " -", 2) == 0,
+		    "a POST on a pooled connection:\n%s", log);
 	free(log);
 }
 END_TEST
@@ -364,7 +345,7 @@ START_TEST(sigterm_drains_in_flight_requests)
 	struct h_resp r;
 
 	h_sends(c, "GET /slow?delay=700 HTTP/1.1\r\nHost: x\r\n\r\n");
-	pause_ms(200);
+	h_pause_ms(200);
 	kill(lb->pid, SIGTERM);
 	expect(c, &r, 0, 200);		/* the slow request still completes */
 	ck_assert_pstr_eq(h_header(&r, "Connection"), "close");
@@ -374,10 +355,67 @@ START_TEST(sigterm_drains_in_flight_requests)
 }
 END_TEST
 
+/* One access-log line, split into its eleven fields. */
+struct log_line {
+	char	time[32], client[64], method[32], target[256], backend[64];
+	char	status[8], ms[16], backend_ms[16], end[8], flags[32];
+	long long bytes;
+};
+
+/* The line at *p into l (0, or -1 if it is not a whole line); *p moves on. */
+static int
+log_line(const char **p, struct log_line *l)
+{
+	const char *nl = strchr(*p, '\n');
+	int n;
+
+	if (nl == NULL)
+		return -1;
+	n = sscanf(*p, "%31s %63s %31s %255s %63s %7s %lld %15s %15s %7s %31s",
+	    l->time, l->client, l->method, l->target, l->backend, l->status,
+	    &l->bytes, l->ms, l->backend_ms, l->end, l->flags);
+	*p = nl + 1;
+	return n == 11 ? 0 : -1;
+}
+
+/* Seconds since 1970 of a UTC calendar time (timegm() is not POSIX). */
+static long long
+utc_seconds(int y, int mon, int d, int h, int min, int sec)
+{
+	long long era, yoe, doy, doe;
+
+	y -= mon <= 2;		/* days from civil: March-based years */
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468) * 86400 + h * 3600 + min * 60 +
+	    sec;
+}
+
+/*
+ * An ISO 8601 UTC time to the millisecond, 2026-12-03T08:34:16.123Z, no
+ * more than a few seconds from now.
+ */
+static void
+expect_timestamp(const char *t)
+{
+	int y, mon, d, h, min, sec, ms, n = 0;
+	long long when;
+
+	ck_assert_msg(strlen(t) == 24 && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n",
+	    &y, &mon, &d, &h, &min, &sec, &ms, &n) == 7 && n == 24,
+	    "not an ISO 8601 UTC time: '%s'", t);
+	when = utc_seconds(y, mon, d, h, min, sec);
+	ck_assert_msg(llabs(when - (long long)time(NULL)) < 30, "%s is not now",
+	    t);
+}
+
 /*
  * A request answered without being read (400, 501 for CONNECT) still
- * gets a whole access-log line: eight fields, "-" for what is unknown,
- * and the milliseconds it took, not the time since the clock's zero.
+ * gets a whole access-log line: eleven fields, "-" for what is unknown,
+ * the milliseconds it took (not the time since the clock's zero), and
+ * "PR": lb (P) refused it at the request (R).
  */
 START_TEST(refused_requests_are_logged_whole)
 {
@@ -387,12 +425,11 @@ START_TEST(refused_requests_are_logged_whole)
 	};
 	struct h_proc *b = h_backend("b1", "-q", NULL);
 	struct h_proc *lb = h_lb(1, &b, NULL);
-	char method[32], target[64], backend[64], flags[32];
-	int status, i, n;
-	long long bytes;
-	double ms;
-	char *log, *line;
+	struct log_line l;
+	const char *line;
+	char *log;
 	struct h_resp r;
+	int i;
 
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(h_request(lb->port, reqs[i], &r), 0);
@@ -402,18 +439,257 @@ START_TEST(refused_requests_are_logged_whole)
 	kill(lb->pid, SIGTERM);		/* and so flush the access log */
 	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
 	log = h_slurp(lb->out);
-	for (i = 0, line = log; i < 2; i++, line = strchr(line, '\n') + 1) {
-		ck_assert_ptr_nonnull(strchr(line, '\n'));
-		n = sscanf(line, "%*s %31s %63s %63s %d %lld %lf %31s", method,
-		    target, backend, &status, &bytes, &ms, flags);
-		ck_assert_msg(n == 7, "not a whole line: %s", line);
-		ck_assert_str_eq(method, i == 0 ? "-" : "CONNECT");
-		ck_assert_str_eq(target, "-");
-		ck_assert_str_eq(backend, "-");
-		ck_assert_int_eq(status, i == 0 ? 400 : 501);
-		ck_assert_msg(ms >= 0 && ms < h_scaled(1000), "%f ms", ms);
+	for (i = 0, line = log; i < 2; i++) {
+		ck_assert_msg(log_line(&line, &l) == 0, "not a whole line: %s",
+		    log);
+		expect_timestamp(l.time);
+		ck_assert_str_eq(l.method, i == 0 ? "-" : "CONNECT");
+		ck_assert_str_eq(l.target, "-");
+		ck_assert_str_eq(l.backend, "-");
+		ck_assert_str_eq(l.status, i == 0 ? "400" : "501");
+		ck_assert_msg(atof(l.ms) >= 0 && atof(l.ms) < h_scaled(1000),
+		    "%s ms", l.ms);
+		ck_assert_str_eq(l.backend_ms, "-");	/* none was asked */
+		ck_assert_str_eq(l.end, "PR");
 	}
 	free(log);
+}
+END_TEST
+
+/*
+ * Each line says how long the whole request took and how long of that
+ * the backend did (to its response head), and how the request ended:
+ * "--" as it should, else who ended it and when (final/README, "Logs").
+ * Event lines (stderr) start with the time too.
+ */
+START_TEST(access_log_says_how_long_and_how_it_ended)
+{
+	static const struct {
+		const char *req;
+		const char *status, *end;
+		int	backend_ms_at_least;	/* -1: "-" */
+	} reqs[] = {
+		{ "GET /a?delay=150 HTTP/1.1\r\nHost: x\r\n\r\n", "200", "--", 150 },
+		{ "GET /b?mode=garbage HTTP/1.1\r\nHost: x\r\n\r\n", "502", "SH", -1 },
+		{ "GET /c?delay=3000 HTTP/1.1\r\nHost: x\r\n\r\n", "504", "sH", -1 },
+		{ "GET /d?mode=close&size=100000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		    "200", "SD", 0 },
+		{ "GET /e HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400", "PR", -1 },
+	};
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
+	struct log_line l;
+	const char *line;
+	char *log, *err;
+	struct h_resp r;
+	size_t i;
+
+	lb = h_lb(1, &b, "-t", "response=1000", "-x", "0", NULL);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		h_request(lb->port, reqs[i].req, &r);	/* d is cut: no check */
+		h_resp_free(&r);
+	}
+	kill(lb->pid, SIGTERM);
+	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
+	log = h_slurp(lb->out);
+	for (i = 0, line = log; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		ck_assert_msg(log_line(&line, &l) == 0, "line %zu: %s", i, log);
+		expect_timestamp(l.time);
+		ck_assert_msg(strcmp(l.status, reqs[i].status) == 0 &&
+		    strcmp(l.end, reqs[i].end) == 0, "line %zu: %s %s, not %s %s"
+		    "\n%s", i, l.status, l.end, reqs[i].status, reqs[i].end, log);
+		if (reqs[i].backend_ms_at_least < 0)
+			ck_assert_msg(strcmp(l.backend_ms, "-") == 0, "line %zu: "
+			    "backend time %s", i, l.backend_ms);
+		else
+			ck_assert_msg(atof(l.backend_ms) >=
+			    reqs[i].backend_ms_at_least && atof(l.backend_ms) <=
+			    atof(l.ms), "line %zu: backend %s of %s ms", i,
+			    l.backend_ms, l.ms);
+	}
+	free(log);
+	err = h_slurp(lb->err);
+	line = strstr(err, " lb: stopping");
+	ck_assert_msg(line != NULL && line - err >= 24, "%s", err);
+	{
+		char t[32];
+
+		memcpy(t, line - 24, 24);
+		t[24] = '\0';
+		expect_timestamp(t);
+	}
+	free(err);
+	/*
+	 * No backend: the first request's connect is refused (and with -F 1
+	 * that takes the backend down), the second finds none up. Both are
+	 * the backends' failing at connect: "SC".
+	 */
+	{
+		char dead[32];
+
+		snprintf(dead, sizeof(dead), "127.0.0.1:%d", h_free_port());
+		lb = h_lb_args((char *[]){ "-b", dead, "-F", "1", "-x", "0",
+		    "-i", "60000", NULL });
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(h_request(lb->port, "GET /n HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n", &r), 0);
+		ck_assert_int_eq(r.status, 503);
+		h_resp_free(&r);
+	}
+	kill(lb->pid, SIGTERM);
+	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
+	log = h_slurp(lb->out);
+	for (i = 0, line = log; i < 2; i++) {
+		ck_assert_msg(log_line(&line, &l) == 0, "%s", log);
+		ck_assert_msg(strcmp(l.end, "SC") == 0, "line %zu: %s\n%s", i,
+		    l.end, log);
+	}
+	free(log);
+}
+END_TEST
+
+/*
+ * What the backend learns of the request (-P): by default the client's
+ * address appended to X-Forwarded-For, and X-Forwarded-Proto and
+ * X-Forwarded-Host set, the client's own removed (it could claim https,
+ * or another site); with -P forwarded, one RFC 7239 Forwarded element
+ * appended instead; with -P none, nothing at all.
+ */
+START_TEST(forwarded_headers_say_who_asked_and_for_what)
+{
+	static const char req[] = "GET http://good.example:81/f HTTP/1.1\r\n"
+	    "Host: other\r\nX-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
+	    "X_Forwarded_Proto: https\r\nForwarded: for=192.0.2.8\r\n\r\n";
+	static const char *const modes[] = { NULL, "forwarded", "none" };
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
+	struct h_resp r;
+	const char *x;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		lb = modes[i] == NULL ? h_lb(1, &b, NULL) :
+		    h_lb(1, &b, "-P", modes[i], NULL);
+		ck_assert_int_eq(h_request(lb->port, req, &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		x = r.body;
+		ck_assert_ptr_nonnull(strstr(x, "header X-Forwarded-For: "
+		    "192.0.2.7\n"));
+		switch (i) {
+		case 0:
+			ck_assert_ptr_nonnull(strstr(strstr(x, "192.0.2.7"),
+			    "header X-Forwarded-For: 127.0.0.1\n"));
+			ck_assert_ptr_nonnull(strstr(x, "header X-Forwarded-Proto: "
+			    "http\n"));
+			ck_assert_ptr_nonnull(strstr(x, "header X-Forwarded-Host: "
+			    "good.example:81\n"));
+			/* The client's say-so on protocol and host goes, in
+			 * every spelling and as RFC 7239. */
+			ck_assert_ptr_null(strstr(x, "https"));
+			ck_assert_ptr_null(strstr(x, "evil"));
+			ck_assert_ptr_null(strstr(x, "header Forwarded:"));
+			ck_assert_int_eq(h_header_count(&r, "X-Nothing"), 0);
+			ck_assert_ptr_null(strstr(x, "for=127.0.0.1"));
+			break;
+		case 1:
+			ck_assert_ptr_nonnull(strstr(x, "header Forwarded: "
+			    "for=192.0.2.8\n"));
+			ck_assert_ptr_nonnull(strstr(strstr(x, "for=192.0.2.8"),
+			    "header Forwarded: for=127.0.0.1;"
+			    "host=\"good.example:81\";proto=http\n"));
+			/* The client's X-Forwarded-* pass untouched: lb adds none. */
+			ck_assert_ptr_nonnull(strstr(x, "X-Forwarded-Proto: https"));
+			ck_assert_ptr_null(strstr(x, "X-Forwarded-For: 127.0.0.1"));
+			break;
+		case 2:
+			ck_assert_ptr_nonnull(strstr(x, "header Forwarded: "
+			    "for=192.0.2.8\n"));
+			ck_assert_ptr_null(strstr(x, "127.0.0.1"));
+			ck_assert_ptr_nonnull(strstr(x, "X-Forwarded-Proto: https"));
+			break;
+		}
+		h_resp_free(&r);
+		h_kill(lb);
+	}
+}
+END_TEST
+
+/* lb's status.json, whole. */
+static char *
+status_json(int sport)
+{
+	struct h_resp r;
+	char *body;
+
+	ck_assert_int_eq(h_request(sport, "GET /status.json HTTP/1.1\r\n"
+	    "Host: x\r\nConnection: close\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	body = r.body;
+	r.body = NULL;
+	h_resp_free(&r);
+	return body;
+}
+
+/* n clients, each left idle after one request of 20,000 bytes. */
+static void
+open_idle_clients(struct h_proc *lb, struct h_conn **c, int n)
+{
+	struct h_resp r;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		c[i] = h_connect(lb->port);
+		ask(c[i], "GET /x?size=20000 HTTP/1.1\r\nHost: x\r\n\r\n", &r,
+		    200);
+		h_resp_free(&r);
+	}
+}
+
+/*
+ * A keep-alive client between requests holds no buffer: its bytes are
+ * in lb only while they pass. With 350 such clients the status page must
+ * show no buffer lent, and the last 300 must cost under 1 KB each in
+ * lb's resident memory (lesson 3's design, four 18 KB buffers for life,
+ * cost 16 KB and more each, touched page by page). The first 50 pay for
+ * what is paid once (the spares, the pool, the log's buffer), so that
+ * the slope is the cost of a client alone.
+ */
+START_TEST(an_idle_keep_alive_client_costs_under_1_kb)
+{
+	enum { FIRST = 50, N = 300 };
+	static struct h_conn *c[FIRST + N];
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
+	int sport = h_free_port();
+	long before, after;
+	char sarg[32], v[32], spare[32], *json;
+
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
+	lb = h_lb(1, &b, "-t", "idle=60000", "-a", sarg, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	open_idle_clients(lb, c, FIRST);
+	if ((before = h_rss_kb(lb->pid)) < 0) {
+		h_skip("ps cannot tell the resident memory here");
+		return;
+	}
+	open_idle_clients(lb, c + FIRST, N);
+	after = h_rss_kb(lb->pid);
+	json = status_json(sport);
+	ck_assert_int_eq(json_get(json, "clients", v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "350");
+	ck_assert_int_eq(json_get(json, "buffers_lent", v, sizeof(v)), 0);
+	ck_assert_msg(strcmp(v, "0") == 0, "%s buffers lent to idle clients",
+	    v);
+	ck_assert_int_eq(json_get(json, "buffers_spare", spare, sizeof(spare)),
+	    0);
+	free(json);
+	if (h_instrumented()) {
+		h_skip("under valgrind or ASan the resident memory is the tool's");
+		return;
+	}
+	ck_assert_msg((after - before) * 1024 / N < 1024, "%ld KB for %d "
+	    "more idle clients: %ld bytes each (%ld KB -> %ld KB; %s spare "
+	    "buffers)", after - before, N, (after - before) * 1024 / N, before,
+	    after, spare);
 }
 END_TEST
 
@@ -436,6 +712,9 @@ http11_suite(void)
 		a_slow_head_gets_408_and_an_idle_client_is_closed,
 		sigterm_drains_in_flight_requests,
 		refused_requests_are_logged_whole,
+		access_log_says_how_long_and_how_it_ended,
+		forwarded_headers_say_who_asked_and_for_what,
+		an_idle_keep_alive_client_costs_under_1_kb,
 		NULL
 	};
 

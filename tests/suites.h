@@ -15,7 +15,10 @@ Suite	*balance_suite(void);	/* from lesson 2 on */
 Suite	*concurrency_suite(void);	/* from lesson 3 on */
 Suite	*http11_suite(void);		/* final/ */
 Suite	*health_suite(void);		/* final/: checks, status page */
+Suite	*faults_suite(void);		/* final/: hostile input, faults */
 Suite	*http_unit_suite(void);		/* final/http.c, alone */
+Suite	*ws_unit_suite(void);		/* tests/ws.c, for the tunnel suite */
+Suite	*tunnel_suite(void);		/* final/: WebSocket and Upgrade */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()

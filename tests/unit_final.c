@@ -65,6 +65,31 @@ START_TEST(timers_fire_in_deadline_order)
 }
 END_TEST
 
+/*
+ * A timer moved later keeps its place in the heap (a move costs nothing)
+ * but fires at its new deadline, not its old one; moved earlier, at once.
+ */
+START_TEST(timers_moved_later_fire_late)
+{
+	struct timer late, early;
+	double t0 = loop_clock();
+
+	nfired = 0;
+	timer_init(&late, record, "l");
+	timer_init(&early, record, "e");
+	timer_arm(&late, t0 + 0.05);
+	timer_arm(&late, t0 + 0.2);		/* later: a lazy move */
+	timer_arm(&early, t0 + 5);
+	timer_arm(&early, t0 + 0.1);		/* earlier: sifted now */
+	while (nfired < 2 && loop_clock() - t0 < 3)
+		loop_run_wait(1);
+	ck_assert_str_eq(fired, "el");
+	ck_assert(loop_clock() - t0 >= 0.2);
+	ck_assert_int_eq(late.slot, -1);
+	loop_free();
+}
+END_TEST
+
 /* Deadlines in the future wait; the nearest one wakes select() up. */
 START_TEST(select_sleeps_until_the_nearest_deadline)
 {
@@ -115,6 +140,115 @@ START_TEST(round_robin_skips_what_is_down)
 	for (p = rr[_i].picks; *p != '\0'; p++)
 		ck_assert_int_eq(pool_pick(), *p == '-' ? -1 : *p - '0');
 	cfg.fail_open = 0;
+}
+END_TEST
+
+/*
+ * Smooth weighted round robin. weights: one digit per backend, a b c...
+ * In the script, a letter is the backend the next pick must give (- for
+ * none); !x takes x down, +x brings it back; * says the last one picked
+ * failed live traffic, so the retry that comes next must go elsewhere;
+ * o turns fail open (-o) on. Spaces are for the eye.
+ */
+static const struct {
+	const char *weights;
+	const char *script;
+} wrr[] = {
+	{ "511", "aabacaa aabacaa" },
+	{ "111", "abc abc" },
+	{ "31", "abaa abaa" },		/* ties go from the cursor: b second */
+	{ "221", "abcab abcab" },
+	{ "311", "abaca abaca" },
+	{ "123", "cbcabc cbcabc" },
+	{ "511", "aab !c aabaaa aabaaa +c aabacaa" },	/* afresh each time */
+	{ "511", "aaba !a bcbc +a aabacaa" },
+	{ "511", "a* b* a* caaaaaba" },	/* a retry goes elsewhere */
+	{ "11", "a* b a b" },		/* and the turn goes on as before */
+	{ "111", "a b* c a b c" },
+	/* b fails every time: its retries starve nobody (a 2, c 1). */
+	{ "211", "ab*ca ab*ca ab*ca" },
+	{ "51", "!b a* a a" },		/* unless that is the only one up */
+	{ "111", "a !b ca* ca" },
+	{ "31", "!a !b - o abaa abaa" },	/* fail open: by weight too */
+};
+
+START_TEST(smooth_weighted_round_robin)
+{
+	const char *w = wrr[_i].weights, *p, *why;
+	char arg[48];
+	int i, n = (int)strlen(w), last = -1, picks = 0;
+
+	/* Twice: the first list only brings the cursor round to a. */
+	make_backends(n);
+	while (pool_pick() != n - 1)
+		;
+	nbackends = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(arg, sizeof(arg), "127.0.0.1:%d,weight=%c", 9000 + i,
+		    w[i]);
+		ck_assert_int_eq(pool_add(arg, &why), 0);
+		ck_assert_int_eq(backends[i].weight, w[i] - '0');
+	}
+	cfg.fail_open = 0;
+	for (p = wrr[_i].script; *p != '\0'; p++) {
+		if (*p == '!' || *p == '+') {
+			backends[p[1] - 'a'].up = *p == '+';
+			p++;
+		} else if (*p == '*') {
+			pool_failed(&backends[last]);
+		} else if (*p == 'o') {
+			cfg.fail_open = 1;
+		} else if (*p != ' ') {
+			last = pool_pick();
+			picks++;
+			ck_assert_msg(last == (*p == '-' ? -1 : *p - 'a'),
+			    "weights %s, pick %d of '%s': %c", w, picks,
+			    wrr[_i].script, last < 0 ? '-' : 'a' + last);
+		}
+	}
+	cfg.fail_open = 0;
+}
+END_TEST
+
+/* -b HOST:PORT,weight=N: N from 1 to 100, and no other option. */
+static const struct {
+	const char *arg;
+	int	weight;		/* 0: refused */
+} weights[] = {
+	{ "127.0.0.1:9000", 1 },
+	{ "127.0.0.1:9000,weight=1", 1 },
+	{ "127.0.0.1:9000,weight=100", 100 },
+	{ "[::1]:9000,weight=3", 3 },
+	{ "localhost:9000,weight=7", 7 },
+	{ "127.0.0.1:9000,weight=0", 0 },
+	{ "127.0.0.1:9000,weight=101", 0 },
+	{ "127.0.0.1:9000,weight=x", 0 },
+	{ "127.0.0.1:9000,weight=3x", 0 },
+	{ "127.0.0.1:9000,weight=-1", 0 },
+	{ "127.0.0.1:9000,weight=", 0 },
+	{ "127.0.0.1:9000,weight", 0 },
+	{ "127.0.0.1:9000,foo=1", 0 },
+	{ "127.0.0.1:9000,weight=2,foo=1", 0 },
+	{ "127.0.0.1:9000,", 0 },
+	{ "[::1]:9000,weight=99999999999999999999", 0 },
+};
+
+START_TEST(weights_are_parsed)
+{
+	const char *why = NULL;
+	int r;
+
+	nbackends = 0;
+	r = pool_add(weights[_i].arg, &why);
+	if (weights[_i].weight == 0) {
+		ck_assert_int_eq(r, -1);
+		ck_assert_int_eq(nbackends, 0);
+		ck_assert_ptr_nonnull(why);
+	} else {
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(backends[0].weight, weights[_i].weight);
+		ck_assert_str_eq(backends[0].addr.port, "9000");
+	}
 }
 END_TEST
 
@@ -271,7 +405,10 @@ final_unit_suite(void)
 	const struct unit units[] = {
 		{ timers_fire_in_deadline_order, 0 },
 		{ select_sleeps_until_the_nearest_deadline, 0 },
+		{ timers_moved_later_fire_late, 0 },
 		{ round_robin_skips_what_is_down, ROWS(rr) },
+		{ smooth_weighted_round_robin, ROWS(wrr) },
+		{ weights_are_parsed, ROWS(weights) },
 		{ rise_and_fall, ROWS(rules) },
 		{ status_lines, ROWS(lines) },
 		{ retry_after_counts_the_probes_still_needed, ROWS(waits) },
@@ -284,5 +421,6 @@ final_unit_suite(void)
 
 Suite *(*const lesson_suites[])(void) = {
 	http_unit_suite, final_unit_suite, forward_suite, balance_suite,
-	concurrency_suite, http11_suite, health_suite, NULL
+	concurrency_suite, http11_suite, health_suite, faults_suite,
+	ws_unit_suite, tunnel_suite, NULL
 };

@@ -90,6 +90,10 @@ static const struct head_case requests[] = {
 	RQ("GET http://a/b?c=d#e HTTP/1.1\r\nHost: a\r\n\r\n", 0, NONE, -1, 1,
 	    0),
 	RQ("M-SEARCH! /x HTTP/1.1\r\nHost:\r\n\r\n", 0, NONE, -1, 1, 0),
+	RQ("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0, NONE, -1, 1,
+	    0),
+	RQ("GET HTTPS://a:8443?q HTTP/1.1\r\nHost: b\r\n\r\n", 0, NONE, -1,
+	    1, 0),
 	/* Not there yet. */
 	RQ_ERR("", 0),
 	RQ_ERR("\r\n", 0),
@@ -110,6 +114,19 @@ static const struct head_case requests[] = {
 	RQ_ERR(P11 "Transfer-Encoding: chunked,\r\n\r\n", -501),
 	RQ_ERR(P11 "Transfer-Encoding: xchunked\r\n\r\n", -501),
 	RQ_ERR("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400),
+	/* Connection names what frames or routes the message. */
+	RQ_ERR(P11 "Connection: Content-Length\r\nContent-Length: 5\r\n\r\n",
+	    -400),
+	RQ_ERR(P11 "Connection: close, transfer-encoding\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", -400),
+	RQ_ERR(H11 "Connection: keep-alive\r\nConnection: HOST\r\n\r\n",
+	    -400),
+	/* Targets in none of the four forms, or absolute with userinfo. */
+	RQ_ERR("GET x HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+	RQ_ERR("GET * HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+	RQ_ERR("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+	RQ_ERR("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+	RQ_ERR("GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n", -400),
 	RQ_ERR(P11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", -400),
 	RQ_ERR(P11 "Content-Length: 5, 6\r\n\r\n", -400),
 	RQ_ERR(P11 "Content-Length: 5,,5\r\n\r\n", -400),
@@ -217,6 +234,10 @@ static const struct head_case responses[] = {
 	RS_ERR("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", -502),
 	RS_ERR("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
+	    "Content-Length: 5\r\n\r\n", -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 099 Low\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 600 High\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 20 OK\r\n\r\n", -502),
@@ -413,6 +434,34 @@ START_TEST(header_count_limit)
 }
 END_TEST
 
+/*
+ * What lb sends on must parse under the same limit: 100 headers and lb's
+ * X-Forwarded-For would make 101 (the parser fuzz harness's one finding),
+ * so the rewrite refuses it and the client hears 431. 99 go through.
+ */
+START_TEST(rewrite_keeps_the_header_limit)
+{
+	static char buf[8192], out[8192];
+	struct http_msg m;
+	size_t len;
+	int n;
+
+	len = many_headers(buf, sizeof(buf), HTTP_MAX_HEADERS, 0);
+	ck_assert_int_gt(http_parse_request(buf, len, sizeof(buf), &m), 0);
+	ck_assert_int_eq(http_rewrite_head(buf, &m, "X-Forwarded-For: a\r\n",
+	    0, out, sizeof(out)), -1);
+	ck_assert_int_eq(http_rewrite_head(buf, &m, "", 0, out, sizeof(out)),
+	    (int)len);
+	len = many_headers(buf, sizeof(buf), HTTP_MAX_HEADERS - 1, 0);
+	ck_assert_int_gt(http_parse_request(buf, len, sizeof(buf), &m), 0);
+	n = http_rewrite_head(buf, &m, "X-Forwarded-For: a\r\n", 0, out,
+	    sizeof(out));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(http_parse_request(out, (size_t)n, sizeof(out), &m), n);
+	ck_assert_int_eq(m.nheaders, HTTP_MAX_HEADERS);
+}
+END_TEST
+
 enum chunk_want {
 	CK_DONE,	/* a whole body: NEXT after it stays unconsumed */
 	CK_MORE,	/* valid so far, not finished: all of it consumed */
@@ -589,25 +638,58 @@ static const struct rewrite_case {
 	int	response;
 	const char *extra;
 	const char *out;
+	unsigned flags;
 } rewrites[] = {
-	{ H11 "\r\n", 0, "", H11 "\r\n" },
+	{ H11 "\r\n", 0, "", H11 "\r\n", 0 },
 	{ H11 "X-A:  b \r\n\r\n", 0, "X-F: 1\r\nX-G: 2\r\n",
-	    H11 "X-A: b\r\nX-F: 1\r\nX-G: 2\r\n\r\n" },
+	    H11 "X-A: b\r\nX-F: 1\r\nX-G: 2\r\n\r\n", 0 },
 	{ "\r\nGET /a%20b?c HTTP/1.0\nHost:a\n\n", 0, NULL,
-	    "GET /a%20b?c HTTP/1.0\r\nHost: a\r\n\r\n" },
+	    "GET /a%20b?c HTTP/1.0\r\nHost: a\r\n\r\n", 0 },
 	{ H11 "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
 	    "proxy-connection: x\r\nTE: trailers\r\nUpgrade: h2c\r\n"
 	    "Trailer: X-Sum\r\nX-Kept: 1\r\n\r\n", 0, "",
-	    H11 "X-Kept: 1\r\n\r\n" },
+	    H11 "X-Kept: 1\r\n\r\n", 0 },
 	{ H11 "Connection: close, X-Foo\r\nx-foo: 1\r\nX-Foo-Bar: 2\r\n"
 	    "CONNECTION: x-bar\r\nX-BAR: 3\r\n\r\n", 0, "",
-	    H11 "X-Foo-Bar: 2\r\n\r\n" },
+	    H11 "X-Foo-Bar: 2\r\n\r\n", 0 },
 	{ P11 "Transfer-Encoding: chunked\r\n\r\n", 0, "X: y\r\n",
-	    P11 "Transfer-Encoding: chunked\r\nX: y\r\n\r\n" },
+	    P11 "Transfer-Encoding: chunked\r\nX: y\r\n\r\n", 0 },
 	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n"
-	    "\r\nhello", 1, "", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" },
+	    "\r\nhello", 1, "", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0 },
+	/* An absolute-form target names the host (RFC 9112 3.2.2). */
+	{ "GET http://b/x HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n", 0, "",
+	    "GET http://b/x HTTP/1.1\r\nHost: b\r\nX: 1\r\n\r\n", 0 },
+	{ "GET HTTP://B:8?y HTTP/1.1\r\nhost: a\r\n\r\n", 0, "",
+	    "GET HTTP://B:8?y HTTP/1.1\r\nhost: B:8\r\n\r\n", 0 },
+	{ "GET http://b/ HTTP/1.0\r\n\r\n", 0, "X: 1\r\n",
+	    "GET http://b/ HTTP/1.0\r\nHost: b\r\nX: 1\r\n\r\n", 0 },
 	{ "HTTP/1.1 200\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
-	    "\r\n", 1, "", "HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n\r\n" },
+	    "\r\n", 1, "", "HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n\r\n", 0 },
+	/* An upgrade passed on: Upgrade stays, Connection is lb's own. */
+	{ H11 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: websocket\r\n"
+	    "HTTP2-Settings: x\r\nSec-WebSocket-Key: k\r\n\r\n", 0,
+	    "Connection: upgrade\r\n", H11 "Upgrade: websocket\r\n"
+	    "Sec-WebSocket-Key: k\r\nConnection: upgrade\r\n\r\n",
+	    HTTP_KEEP_UPGRADE },
+	{ "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n", 1,
+	    "Connection: upgrade\r\n", "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nSec-WebSocket-Accept: a\r\n"
+	    "Connection: upgrade\r\n\r\n", HTTP_KEEP_UPGRADE },
+	/* The client's X-Forwarded-Proto and -Host go when lb sets its own. */
+	{ H11 "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n"
+	    "x-forwarded-host: evil\r\n\r\n", 0, "X-Forwarded-Proto: http\r\n",
+	    H11 "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: http\r\n\r\n",
+	    HTTP_OWN_FORWARDED },
+	/* In every spelling a CGI backend reads the same, and as RFC 7239. */
+	{ H11 "X_Forwarded_Proto: https\r\nX-FORWARDED_HOST: e\r\n"
+	    "X_Forwarded-For: 6.6.6.6\r\nForwarded: proto=https\r\n"
+	    "X-Forwarded-Ssl: on\r\nx-real-ip: 1\r\nX-Forwarded-Port: 443\r\n"
+	    "X_Forwarded_Scheme: https\r\n"
+	    "X-Forwarded-Protocol: k\r\n\r\n", 0, "",
+	    H11 "X-Forwarded-Protocol: k\r\n\r\n", HTTP_OWN_FORWARDED },
+	{ H11 "X-Forwarded-Proto: https\r\n\r\n", 0, "",
+	    H11 "X-Forwarded-Proto: https\r\n\r\n", 0 },
 };
 
 START_TEST(rewrite_table)
@@ -621,13 +703,14 @@ START_TEST(rewrite_table)
 	rc = c->response ? http_parse_response(c->in, strlen(c->in), MAX_HEAD,
 	    0, &m) : http_parse_request(c->in, strlen(c->in), MAX_HEAD, &m);
 	ck_assert_int_gt(rc, 0);
-	rc = http_rewrite_head(c->in, &m, c->extra, out, sizeof(out));
+	rc = http_rewrite_head(c->in, &m, c->extra, c->flags, out,
+	    sizeof(out));
 	ck_assert_int_eq(rc, (int)len);
 	ck_assert_mem_eq(out, c->out, len);
 	/* Every cap too small fails, and nothing lands past the cap. */
 	for (cap = 0; cap <= len; cap++) {
 		memset(out, '#', sizeof(out));
-		rc = http_rewrite_head(c->in, &m, c->extra, out, cap);
+		rc = http_rewrite_head(c->in, &m, c->extra, c->flags, out, cap);
 		ck_assert_int_eq(rc, cap < len ? -1 : (int)len);
 		for (i = cap; i < sizeof(out); i++)
 			ck_assert_msg(out[i] == '#', "row %d: byte %zu of cap %zu"
@@ -648,6 +731,31 @@ static const struct {
 	{ S("get"), 0 }, { S("GETS"), 0 }, { S("GE"), 0 }, { S(""), 0 },
 	{ "GET", 2, 0 },
 };
+
+static const struct {
+	const char *head;
+	int	want;
+} upgrades[] = {
+	{ H11 "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 1 },
+	{ H11 "Connection: keep-alive, upgrade\r\nUpgrade: a, b/2\r\n\r\n", 1 },
+	{ H11 "Connection: x\r\nConnection: UPGRADE\r\nupgrade: h2c\r\n\r\n", 1 },
+	{ H11 "Upgrade: websocket\r\n\r\n", 0 },	/* not asked of lb */
+	{ H11 "Connection: upgrade\r\n\r\n", 0 },	/* to nothing */
+	{ H11 "Connection: upgrade\r\nUpgrade:\r\n\r\n", 0 },
+	{ H11 "Connection: upgraded\r\nUpgrade: websocket\r\n\r\n", 0 },
+	{ "GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+	    "\r\n", 0 },		/* RFC 9110 7.8: ignored in 1.0 */
+};
+
+START_TEST(wants_upgrade_table)
+{
+	struct http_msg m;
+	const char *h = upgrades[_i].head;
+
+	ck_assert_int_gt(http_parse_request(h, strlen(h), MAX_HEAD, &m), 0);
+	ck_assert_msg(http_wants_upgrade(&m) == upgrades[_i].want, "row %d", _i);
+}
+END_TEST
 
 START_TEST(idempotent_table)
 {
@@ -725,6 +833,7 @@ http_unit_suite(void)
 	tcase_add_test(heads, request_fields);
 	tcase_add_test(heads, response_fields);
 	tcase_add_test(heads, target_limit);
+	tcase_add_test(heads, rewrite_keeps_the_header_limit);
 	tcase_add_test(heads, header_count_limit);
 	suite_add_tcase(s, heads);
 	tcase_set_timeout(bodies, 5);
@@ -735,6 +844,7 @@ http_unit_suite(void)
 	tcase_set_timeout(rest, 5);
 	tcase_add_loop_test(rest, rewrite_table, 0, NROWS(rewrites));
 	tcase_add_loop_test(rest, idempotent_table, 0, NROWS(methods));
+	tcase_add_loop_test(rest, wants_upgrade_table, 0, NROWS(upgrades));
 	tcase_add_loop_test(rest, connection_table, 0, NROWS(connections));
 	tcase_add_test(rest, find_header);
 	suite_add_tcase(s, rest);
