@@ -39,6 +39,7 @@ struct config {
 	int	max_conns;		/* -m: clients at once */
 	int	fail_open;		/* -o: all down, try them anyway */
 	enum forwarded forwarded;	/* -P */
+	const char *backend_file;	/* -f: read at start and on SIGHUP */
 };
 
 

@@ -151,6 +151,20 @@ static void parse_request(struct client *c);
 static void client_gone(struct client *c, ssize_t r);
 static void start_tunnel(struct client *c);
 
+/*
+ * c's request is for be now (NULL: none). pool.c forgets a backend a
+ * reload removed only once no client points at it: this keeps count.
+ */
+static void
+use_backend(struct client *c, struct backend *be)
+{
+	if (c->be != NULL)
+		c->be->users--;
+	if (be != NULL)
+		be->users++;
+	c->be = be;
+}
+
 /* ---- closing ---- */
 
 static void
@@ -184,6 +198,7 @@ close_client(struct client *c)
 	if (c->state == C_TUNNEL)
 		ntunnels--;
 	close_backend(c, 0);
+	use_backend(c, NULL);
 	forget_request(c);
 	buf_put(&c->in);
 	buf_put(&c->bin);
@@ -338,7 +353,7 @@ answer_503(struct client *c)
 
 	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
 	    health_retry_after(loop_now()));
-	c->be = NULL;
+	use_backend(c, NULL);
 	answer(c, 503, "Service Unavailable", extra, c->tries > 0 ?
 	    "no backend could be reached" : "no backend is up");
 }
@@ -657,7 +672,7 @@ choose_backend_or(struct client *c, const char *why)
 {
 	int b;
 
-	if (c->tries > cfg.retries || c->tries >= nbackends ||
+	if (c->tries > cfg.retries || c->tries >= pool_count(1) ||
 	    (b = pool_pick()) < 0) {
 		pool_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
@@ -668,7 +683,7 @@ choose_backend_or(struct client *c, const char *why)
 	}
 	if (c->tries++ > 0)
 		c->retries++;
-	c->be = &backends[b];
+	use_backend(c, &backends[b]);
 	c->tb = loop_now();
 	reset_exchange(c);
 	if (c->idempotent && !c->upgrade &&
@@ -973,7 +988,7 @@ reset_request(struct client *c)
 	c->method[0] = c->target[0] = '\0';
 	c->cause = 0;
 	c->backend_ms = -1;
-	c->be = NULL;
+	use_backend(c, NULL);
 	c->rs = RS_HEAD;
 	c->status = 0;
 	c->sent = 0;

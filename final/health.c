@@ -368,6 +368,38 @@ on_probe_timer(void *arg)
 	probe_connect(be);
 }
 
+/* be's probe, from nothing: the first one at `at`. */
+void
+health_begin(struct backend *be, double at)
+{
+	struct check *k = &be->check;
+
+	k->fd = -1;
+	k->stage = CHECK_IDLE;
+	k->last_ok = -1;
+	snprintf(k->last, sizeof(k->last), "not yet checked");
+	probe_request(be);
+	be->since = loop_now();
+	timer_init(&k->timer, on_probe_timer, be);
+	k->next_at = at;
+	timer_arm(&k->timer, at);
+}
+
+/* be is no longer probed: the probe in flight, if any, is closed. */
+void
+health_end(struct backend *be)
+{
+	struct check *k = &be->check;
+
+	timer_disarm(&k->timer);
+	if (k->fd >= 0) {
+		loop_unwatch(k->fd);
+		close(k->fd);
+		k->fd = -1;
+	}
+	k->stage = CHECK_IDLE;
+}
+
 /*
  * Every backend gets a probe timer; the first probes are spread over
  * one interval, so a hundred backends are not all probed in the same
@@ -379,19 +411,10 @@ health_start(void)
 	double now = loop_now();
 	int i;
 
-	for (i = 0; i < nbackends; i++) {
-		struct check *k = &backends[i].check;
-
-		k->fd = -1;
-		k->stage = CHECK_IDLE;
-		k->last_ok = -1;
-		snprintf(k->last, sizeof(k->last), "not yet checked");
-		probe_request(&backends[i]);
-		backends[i].since = now;
-		timer_init(&k->timer, on_probe_timer, &backends[i]);
-		k->next_at = now + cfg.interval_ms / 1e3 * i / nbackends;
-		timer_arm(&k->timer, k->next_at);
-	}
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot == BE_LIVE)
+			health_begin(&backends[i], now +
+			    cfg.interval_ms / 1e3 * i / nbackends);
 }
 
 void
@@ -399,17 +422,9 @@ health_stop(void)
 {
 	int i;
 
-	for (i = 0; i < nbackends; i++) {
-		struct check *k = &backends[i].check;
-
-		timer_disarm(&k->timer);
-		if (k->fd >= 0) {
-			loop_unwatch(k->fd);
-			close(k->fd);
-			k->fd = -1;
-		}
-		k->stage = CHECK_IDLE;
-	}
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot != BE_FREE)
+			health_end(&backends[i]);
 }
 
 /*
@@ -418,22 +433,25 @@ health_stop(void)
  * passes, one per interval, counting the probe in flight (passing probes
  * are quick; a probe that hangs until its timeout delays the next, so
  * this is a hint, and a low one). If none is down (all refused live
- * traffic but are not down yet), its next probe.
+ * traffic but are not down yet), its next probe. Drained backends do
+ * not count: they take no requests whatever their probes say.
  */
 int
 health_retry_after(double now)
 {
-	double soonest = 0, interval = cfg.interval_ms / 1e3, t;
-	int i, secs;
+	double soonest = now, interval = cfg.interval_ms / 1e3, t;
+	int i, secs, seen = 0;
 
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 		const struct check *k = &be->check;
 
+		if (!pool_usable(be))
+			continue;	/* drained or gone: no help coming */
 		t = k->stage == CHECK_IDLE ? k->timer.when : k->started;
 		if (!be->up)
 			t += (cfg.rise - be->passes - 1) * interval;
-		if (i == 0 || t < soonest)
+		if (!seen++ || t < soonest)
 			soonest = t;
 	}
 	t = soonest - now;

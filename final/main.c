@@ -54,8 +54,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N] "
+	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N][,drain] "
 	    "[-b ...]\n"
+	    "          [-f FILE]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
@@ -66,7 +67,15 @@ usage(FILE *f)
 	    "                  weight N: N requests for each one a weight 1 "
 	    "gets, spread out\n"
 	    "                  (smooth weighted round robin; N is 1-%d, "
-	    "default 1)\n"
+	    "default 1);\n"
+	    "                  drain: no new requests (in-flight ones "
+	    "finish), still checked\n"
+	    "  -f FILE         backends from FILE too, one a line as -b takes "
+	    "them, # comments;\n"
+	    "                  read again on SIGHUP (kill -HUP): lb changes to "
+	    "its list,\n"
+	    "                  dropping no connection; a bad file is logged "
+	    "and ignored\n"
 	    "  -H PATH         health check: GET PATH, 2xx or 3xx passes "
 	    "(default %s)\n"
 	    "  -i MS           check every backend, up or down, every MS "
@@ -234,11 +243,11 @@ static void
 parse_args(int argc, char **argv)
 {
 	const char *why, *bad, *l_arg = NULL, *a_arg = NULL;
-	char copy[256];
+	char copy[256], err[512];
 	int c;
 
 	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:H:i:R:F:oa:t:x:p:m:P:")) != -1) {
+	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -251,6 +260,14 @@ parse_args(int argc, char **argv)
 		case 'b':
 			if (pool_add(optarg, &why) < 0)
 				bad_arg(why, "-b", optarg);
+			break;
+		case 'f':
+			if (cfg.backend_file != NULL) {
+				fprintf(stderr, "lb: -f given twice\n");
+				usage(stderr);
+				exit(2);
+			}
+			cfg.backend_file = optarg;
 			break;
 		case 'H':
 			if (!health_path_ok(optarg))
@@ -319,8 +336,14 @@ parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument", "argument", argv[optind]);
+	if (cfg.backend_file != NULL &&
+	    pool_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lb: bad -f: %s\n", err);
+		exit(2);
+	}
 	if (nbackends == 0) {
-		fprintf(stderr, "lb: missing -b HOST:PORT (a backend)\n");
+		fprintf(stderr, "lb: missing -b HOST:PORT or -f FILE (a "
+		    "backend)\n");
 		usage(stderr);
 		exit(2);
 	}
@@ -336,12 +359,18 @@ announce(void)
 	int i;
 
 	list[0] = '\0';
-	for (i = 0; i < nbackends && n < sizeof(list); i++)
-		n += (size_t)(backends[i].weight != 1 ?
-		    snprintf(list + n, sizeof(list) - n, " %s,weight=%d",
-		    backends[i].addr.str, backends[i].weight) :
-		    snprintf(list + n, sizeof(list) - n, " %s",
-		    backends[i].addr.str));
+	for (i = 0; i < nbackends && n < sizeof(list); i++) {
+		const struct backend *be = &backends[i];
+
+		n += (size_t)snprintf(list + n, sizeof(list) - n, " %s",
+		    be->addr.str);
+		if (be->weight != 1 && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+			    ",weight=%d", be->weight);
+		if (be->drain && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+			    ",drain");
+	}
 	log_event("listening on %s, balancing over%s", cfg.listen.str, list);
 	log_event("checking GET %s on each every %d ms (down after %d "
 	    "failures, up after %d passes)", cfg.health_path, cfg.interval_ms,
@@ -350,15 +379,17 @@ announce(void)
 		log_event("status page on http://%s/", cfg.status.str);
 }
 
-/* The signal handler only writes a byte; the loop does the work. */
+/*
+ * The signal handler only writes a byte that names the signal (h: HUP,
+ * s: a stop); the loop does the work.
+ */
 static void
 on_signal(int sig)
 {
 	int saved = errno;
-	ssize_t w = write(sig_pipe[1], "x", 1);
+	ssize_t w = write(sig_pipe[1], sig == SIGHUP ? "h" : "s", 1);
 
-	(void)sig;
-	(void)w;	/* a full pipe: a stop is already on its way */
+	(void)w;	/* a full pipe: the same news is already on its way */
 	errno = saved;
 }
 
@@ -371,16 +402,27 @@ drain_over(void *arg)
 	stop_now = 1;
 }
 
+/*
+ * SIGHUP: read -f FILE again. Backends change (pool_load() says how);
+ * no client connection is touched.
+ */
+static void
+reload(void)
+{
+	char err[512];
+
+	if (cfg.backend_file == NULL) {
+		log_event("SIGHUP: no -f FILE to read again; nothing changed");
+		return;
+	}
+	if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
+		log_event("reload failed, the running backends stay: %s", err);
+}
+
 /* SIGINT or SIGTERM arrived: stop accepting, finish in-flight requests. */
 static void
-on_stop(void *arg, int fd, int events)
+stop(void)
 {
-	char buf[16];
-	ssize_t r = read(fd, buf, sizeof(buf));
-
-	(void)arg;
-	(void)events;
-	(void)r;
 	if (drain_timer.slot >= 0)
 		return;		/* already draining */
 	log_event("stopping: finishing %d connection(s), at most %d ms",
@@ -388,6 +430,23 @@ on_stop(void *arg, int fd, int events)
 	conn_drain();
 	status_stop();
 	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
+}
+
+/* A byte (or a few) from on_signal(): what arrived, in order. */
+static void
+on_signal_byte(void *arg, int fd, int events)
+{
+	char buf[16];
+	ssize_t i, r = read(fd, buf, sizeof(buf));
+
+	(void)arg;
+	(void)events;
+	for (i = 0; i < r; i++) {
+		if (buf[i] == 'h')
+			reload();
+		else
+			stop();
+	}
 }
 
 static int
@@ -405,7 +464,8 @@ setup_signals(void)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	return loop_watch(sig_pipe[0], EV_READ, on_stop, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return loop_watch(sig_pipe[0], EV_READ, on_signal_byte, NULL);
 }
 
 int
@@ -429,6 +489,7 @@ main(int argc, char **argv)
 			break;
 		}
 		conn_reap();
+		pool_reap();
 		log_flush();
 	}
 	conn_free_all();

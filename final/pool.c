@@ -35,63 +35,69 @@ int nbackends;
 static int next_backend;	/* ties go to the first from here */
 static int sitting_out = -1;	/* failed a request: not in the next pick */
 
-/* ",weight=N" after the address (opts without its comma): 0, or -1. */
+static int ngone;		/* slots BE_GONE: pool_reap() has work */
+
+/* ",weight=N,drain" after the address (opts without its comma): 0, or -1. */
 static int
 parse_options(char *opts, struct backend *be, const char **why)
 {
 	static char msg[128];
-	char *const names[] = { "weight", NULL };
+	char *const names[] = { "weight", "drain", NULL };
 	char *value, *end;
 	long n;
 	int len;
 
 	if (*opts == '\0') {
-		*why = "want HOST:PORT or HOST:PORT,weight=N";
+		*why = "want HOST:PORT[,weight=N][,drain]";
 		return -1;
 	}
 	while (*opts != '\0') {
 		/* The message first: getsubopt() cuts the option up. */
 		len = (int)strcspn(opts, ",");
 		snprintf(msg, sizeof(msg), "unknown option '%.*s' (want "
-		    "HOST:PORT,weight=N)", len, opts);
-		if (getsubopt(&opts, names, &value) != 0) {
+		    "HOST:PORT[,weight=N][,drain])", len, opts);
+		switch (getsubopt(&opts, names, &value)) {
+		case 0:
+			if (value == NULL || *value < '0' || *value > '9' ||
+			    (n = strtol(value, &end, 10)) < 1 ||
+			    n > WEIGHT_MAX || *end != '\0') {
+				snprintf(msg, sizeof(msg), "weight must be a "
+				    "number from 1 to %d", WEIGHT_MAX);
+				*why = msg;
+				return -1;
+			}
+			be->weight = (int)n;
+			break;
+		case 1:
+			if (value != NULL) {
+				*why = "drain takes no value";
+				return -1;
+			}
+			be->drain = 1;
+			break;
+		default:
 			*why = msg;
 			return -1;
 		}
-		if (value == NULL || *value < '0' || *value > '9' ||
-		    (n = strtol(value, &end, 10)) < 1 || n > WEIGHT_MAX ||
-		    *end != '\0') {
-			snprintf(msg, sizeof(msg), "weight must be a number "
-			    "from 1 to %d", WEIGHT_MAX);
-			*why = msg;
-			return -1;
-		}
-		be->weight = (int)n;
 	}
 	return 0;
 }
 
 /*
- * "HOST:PORT" or "HOST:PORT,weight=N". An address has no comma (an IPv6
- * one is in brackets), so the first comma ends it; getsubopt() reads
- * what follows, as main.c does for -t.
+ * "HOST:PORT[,weight=N][,drain]" into *be, cleared first. An address
+ * has no comma (an IPv6 one is in brackets), so the first comma ends
+ * it; getsubopt() reads what follows, as main.c does for -t.
  */
-int
-pool_add(const char *arg, const char **why)
+static int
+parse_backend(const char *arg, struct backend *be, const char **why)
 {
-	struct backend *be;
 	char copy[512], *opts;
 
-	if (nbackends == MAX_BACKENDS) {
-		*why = "too many backends";
-		return -1;
-	}
 	if (strlen(arg) >= sizeof(copy)) {
 		*why = "too long";
 		return -1;
 	}
 	snprintf(copy, sizeof(copy), "%s", arg);
-	be = &backends[nbackends];
 	memset(be, 0, sizeof(*be));
 	be->weight = 1;
 	if ((opts = strchr(copy, ',')) != NULL)
@@ -99,9 +105,300 @@ pool_add(const char *arg, const char **why)
 	if (addr_parse(copy, 0, &be->addr, why) < 0 ||
 	    (opts != NULL && parse_options(opts, be, why) < 0))
 		return -1;
-	be->up = 1;		/* until shown otherwise, as HAProxy does */
-	snprintf(be->why, sizeof(be->why), "assumed up at start");
-	nbackends++;
+	return 0;
+}
+
+/* A slot for a new backend, or NULL: all MAX_BACKENDS hold one. */
+static struct backend *
+free_slot(void)
+{
+	int i;
+
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot == BE_FREE)
+			return &backends[i];
+	return nbackends < MAX_BACKENDS ? &backends[nbackends++] : NULL;
+}
+
+/* -b: one backend of the running set, for as long as lb runs. */
+int
+pool_add(const char *arg, const char **why)
+{
+	struct backend be, *slot;
+
+	if (parse_backend(arg, &be, why) < 0)
+		return -1;
+	if ((slot = free_slot()) == NULL) {
+		*why = "too many backends";
+		return -1;
+	}
+	*slot = be;
+	slot->slot = BE_LIVE;
+	slot->up = 1;		/* until shown otherwise, as HAProxy does */
+	snprintf(slot->why, sizeof(slot->why), "assumed up at start");
+	return 0;
+}
+
+/* The backend in use (LIVE or GONE) named str, from -f (file) or -b. */
+static struct backend *
+find(const char *str, int file)
+{
+	int i;
+
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot != BE_FREE &&
+		    backends[i].from_file == file &&
+		    strcmp(backends[i].addr.str, str) == 0)
+			return &backends[i];
+	return NULL;
+}
+
+/* Slots in use: LIVE, or GONE and still finishing. */
+static int
+slots_used(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nbackends; i++)
+		n += backends[i].slot != BE_FREE;
+	return n;
+}
+
+/* Backends of the running set (LIVE); usable: only those not drained. */
+int
+pool_count(int usable)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nbackends; i++)
+		n += usable ? pool_usable(&backends[i]) :
+		    backends[i].slot == BE_LIVE;
+	return n;
+}
+
+/* May be get new requests? In the running set, and not drained. */
+int
+pool_usable(const struct backend *be)
+{
+	return be->slot == BE_LIVE && !be->drain;
+}
+
+/* The state the status page shows. */
+const char *
+pool_state(const struct backend *be)
+{
+	if (be->slot == BE_GONE)
+		return "GONE";
+	if (be->drain)
+		return "DRAIN";
+	return be->up ? "UP" : "DOWN";
+}
+
+static void close_idle(struct backend *be);
+
+/* One kind of change a reload made, for its event line: " a b c". */
+struct changes {
+	char	text[MAX_BACKENDS * 40];
+	size_t	len;
+};
+
+static void
+change_add(struct changes *l, const struct backend *be, int options)
+{
+	size_t room = sizeof(l->text) - l->len;
+	int w = options ? snprintf(l->text + l->len, room, " %s (weight %d%s)",
+	    be->addr.str, be->weight, be->drain ? ", drain" : "") :
+	    snprintf(l->text + l->len, room, " %s", be->addr.str);
+
+	if (w > 0 && (size_t)w < room)
+		l->len += (size_t)w;
+}
+
+/* The reload's event line: what it added, removed and changed. */
+static void
+log_reload(const char *path, const struct changes *c)
+{
+	static const char *const kind[] = { "added", "removed", "changed" };
+	char text[sizeof(c->text) * 3 + 64];
+	size_t n = 0;
+	int i, w;
+
+	text[0] = '\0';
+	for (i = 0; i < 3; i++)
+		if (c[i].len > 0 && (w = snprintf(text + n, sizeof(text) - n,
+		    "; %s%s", kind[i], c[i].text)) > 0)
+			n += (size_t)w;
+	log_event("reload of %s: %d backends%s", path, pool_count(0),
+	    n > 0 ? text : "; no change");
+}
+
+/* A reload took be out of the set: no new requests, no probes. */
+static void
+remove_backend(struct backend *be)
+{
+	be->slot = BE_GONE;
+	ngone++;
+	health_end(be);
+	close_idle(be);
+}
+
+/*
+ * -f FILE, read into want[]: a backend a line, as -b takes it, with
+ * # comments and blank lines. 0, or -1 with "FILE:LINE: what" in err.
+ */
+static int
+read_file(const char *path, struct backend *want, int *nwant, char *err,
+    size_t n)
+{
+	char line[600], *p, *e;
+	const char *why;
+	FILE *f;
+	int lineno = 0, i;
+
+	*nwant = 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, n, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		why = NULL;
+		if (strchr(line, '\n') == NULL && !feof(f))
+			why = "line too long";
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = line + strspn(line, " \t\r\n");
+		for (e = p + strlen(p); e > p && strchr(" \t\r\n", e[-1]); e--)
+			;
+		*e = '\0';
+		if (why == NULL && *p == '\0')
+			continue;
+		if (why == NULL && *nwant == MAX_BACKENDS)
+			why = "too many backends";
+		if (why == NULL && parse_backend(p, &want[*nwant], &why) == 0) {
+			for (i = 0; i < *nwant; i++)
+				if (strcmp(want[i].addr.str,
+				    want[*nwant].addr.str) == 0)
+					why = "listed twice (for a bigger "
+					    "share, use weight=N)";
+			if (why == NULL && find(want[*nwant].addr.str, 0))
+				why = "given with -b too";
+			if (why == NULL) {
+				(*nwant)++;
+				continue;
+			}
+		}
+		snprintf(err, n, "%s:%d: '%.60s': %s", path, lineno, p, why);
+		fclose(f);
+		return -1;
+	}
+	i = ferror(f);
+	fclose(f);
+	if (i) {
+		snprintf(err, n, "%s: read error", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * -f FILE at start-up (at_start: every backend assumed up, probed from
+ * health_start()), or again on SIGHUP: the file's backends become the
+ * ones it lists, -b's stay. A backend that stays keeps its state, its
+ * counters and its idle connections; a new one starts DOWN and is
+ * probed at once (it takes traffic once RISE checks pass, as any
+ * backend coming back does); a removed one goes GONE. Anything wrong
+ * (the file, a name that does not resolve, no room) changes nothing:
+ * -1, and why in err.
+ *
+ * getaddrinfo() blocks: for a numeric address it returns at once, for
+ * a name it may wait on DNS, with the loop stopped (once per reload).
+ */
+int
+pool_load(const char *path, int at_start, char *err, size_t n)
+{
+	static struct backend want[MAX_BACKENDS];
+	static struct changes did[3];	/* added, removed, changed */
+	struct backend *be;
+	int nwant, i, fresh = 0, stay = 0;
+	double now = loop_now();
+
+	if (read_file(path, want, &nwant, err, n) < 0)
+		return -1;
+	for (i = 0; i < nwant; i++)
+		fresh += find(want[i].addr.str, 1) == NULL;
+	for (i = 0; i < nbackends; i++)
+		stay += backends[i].slot == BE_LIVE && !backends[i].from_file;
+	if (nwant + stay == 0) {
+		snprintf(err, n, "%s lists no backend, and no -b gives one",
+		    path);
+		return -1;
+	}
+	if (fresh > MAX_BACKENDS - slots_used()) {
+		snprintf(err, n, "%s: too many backends (%d at most, counting "
+		    "removed ones still finishing)", path, MAX_BACKENDS);
+		return -1;
+	}
+	for (i = 0; i < nwant && !at_start; i++)
+		if (find(want[i].addr.str, 1) == NULL &&
+		    addr_resolve(&want[i].addr, 0, &want[i].addrs) < 0) {
+			snprintf(err, n, "%s: cannot resolve %s", path,
+			    want[i].addr.str);
+			while (i-- > 0)
+				if (want[i].addrs != NULL)
+					freeaddrinfo(want[i].addrs);
+			return -1;
+		}
+
+	/* The file is good: from here on, nothing fails. */
+	memset(did, 0, sizeof(did));
+	for (i = 0; i < nbackends; i++) {
+		be = &backends[i];
+		if (be->slot == BE_LIVE && be->from_file) {
+			int j;
+
+			for (j = 0; j < nwant; j++)
+				if (strcmp(want[j].addr.str, be->addr.str) == 0)
+					break;
+			if (j == nwant) {
+				remove_backend(be);
+				change_add(&did[1], be, 0);
+			}
+		}
+	}
+	for (i = 0; i < nwant; i++) {
+		if ((be = find(want[i].addr.str, 1)) == NULL) {
+			be = free_slot();	/* room was counted above */
+			*be = want[i];
+			be->slot = BE_LIVE;
+			be->from_file = 1;
+			be->up = at_start;
+			snprintf(be->why, sizeof(be->why), at_start ?
+			    "assumed up at start" : "added by reload, not yet "
+			    "checked");
+			if (!at_start) {
+				health_begin(be, now);
+				change_add(&did[0], be, 0);
+			}
+			continue;
+		}
+		if (be->slot == BE_GONE) {	/* back before it was gone */
+			be->slot = BE_LIVE;
+			ngone--;
+			health_begin(be, now);
+			change_add(&did[0], be, 0);
+		} else if (be->weight != want[i].weight ||
+		    be->drain != want[i].drain) {
+			be->weight = want[i].weight;
+			be->drain = want[i].drain;
+			be->in_turn = -1;	/* the next pick starts afresh */
+			if (be->drain)
+				close_idle(be);
+			change_add(&did[2], be, 1);
+		}
+	}
+	if (!at_start)
+		log_reload(path, did);
 	return 0;
 }
 
@@ -112,9 +409,36 @@ pool_resolve(void)
 	int i;
 
 	for (i = 0; i < nbackends; i++)
-		if (addr_resolve(&backends[i].addr, 0, &backends[i].addrs) < 0)
+		if (backends[i].slot != BE_FREE && backends[i].addrs == NULL &&
+		    addr_resolve(&backends[i].addr, 0, &backends[i].addrs) < 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * Once a loop pass: a GONE backend whose last client and connection
+ * are done is forgotten, and its slot is free for the next reload.
+ */
+void
+pool_reap(void)
+{
+	int i;
+
+	for (i = 0; i < nbackends && ngone > 0; i++) {
+		struct backend *be = &backends[i];
+
+		if (be->slot != BE_GONE || be->active > 0 || be->nidle > 0 ||
+		    be->users > 0)
+			continue;
+		log_event("%s removed: its last request is done (%llu "
+		    "requests in all)", be->addr.str, be->requests);
+		if (be->addrs != NULL)
+			freeaddrinfo(be->addrs);
+		memset(be, 0, sizeof(*be));	/* BE_FREE */
+		ngone--;
+	}
+	while (nbackends > 0 && backends[nbackends - 1].slot == BE_FREE)
+		nbackends--;
 }
 
 /*
@@ -134,7 +458,8 @@ pool_failed(const struct backend *be)
 static int
 may_take_part(int i, int all, int skip)
 {
-	return i != skip && (all || backends[i].up);
+	return i != skip && pool_usable(&backends[i]) &&
+	    (all || backends[i].up);
 }
 
 static int
@@ -207,7 +532,7 @@ pool_pick(void)
 
 	sitting_out = -1;
 	if (count_taking_part(0, -1) == 0) {
-		if (!cfg.fail_open || nbackends == 0)
+		if (!cfg.fail_open || count_taking_part(1, -1) == 0)
 			return -1;
 		all = 1;
 	}
@@ -313,7 +638,7 @@ pool_give_back(struct bconn *bc, int reusable)
 	struct backend *be = bc->be;
 
 	be->active--;
-	if (!reusable || be->nidle >= cfg.pool_size ||
+	if (!reusable || !pool_usable(be) || be->nidle >= cfg.pool_size ||
 	    loop_watch(bc->fd, EV_READ, idle_readable, bc) < 0) {
 		bconn_close(bc);
 		return;
@@ -324,17 +649,26 @@ pool_give_back(struct bconn *bc, int reusable)
 	timer_arm(&bc->timer, loop_now() + cfg.pool_ms / 1e3);
 }
 
+/* Close be's idle connections: it is drained or gone. */
+static void
+close_idle(struct backend *be)
+{
+	while (be->idle != NULL) {
+		struct bconn *bc = be->idle;
+
+		be->idle = bc->next;
+		be->nidle--;
+		bconn_close(bc);
+	}
+}
+
 void
 pool_free(void)
 {
 	int i;
 
 	for (i = 0; i < nbackends; i++) {
-		while (backends[i].idle != NULL) {
-			struct bconn *bc = backends[i].idle;
-			backends[i].idle = bc->next;
-			bconn_close(bc);
-		}
+		close_idle(&backends[i]);
 		if (backends[i].addrs != NULL)
 			freeaddrinfo(backends[i].addrs);
 	}

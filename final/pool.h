@@ -3,6 +3,11 @@
  * weighted round robin, counters, and each one's pool of idle keep-alive
  * connections.
  * health.c decides up and down; pool.c only reads it.
+ *
+ * A backend's slot in backends[] never moves while anything points at
+ * it (a client, a timer, an idle connection): a reload (-f FILE, SIGHUP)
+ * marks a removed backend GONE, lets its in-flight requests finish, and
+ * frees the slot after; a new backend takes a free slot.
  */
 #ifndef POOL_H
 #define POOL_H
@@ -23,7 +28,17 @@ struct bconn {
 	struct timer timer;	/* idle too long: close it */
 };
 
+/* What a slot of backends[] holds. */
+enum slot {
+	BE_FREE,	/* nothing: a new backend may take it */
+	BE_LIVE,	/* a backend of the running set */
+	BE_GONE		/* removed by a reload: in-flight requests finish */
+};
+
 struct backend {
+	enum slot slot;
+	int	from_file;	/* -f: a reload may change or remove it */
+	int	drain;		/* ,drain: no new requests, still probed */
 	struct hostport addr;
 	struct addrinfo *addrs;	/* resolved once, at start-up */
 	int	weight;		/* -b HOST:PORT,weight=N (default 1) */
@@ -39,6 +54,7 @@ struct backend {
 	struct bconn *idle;	/* idle connections, most recent first */
 	int	nidle;
 	int	active;		/* connections lent to clients */
+	int	users;		/* clients whose request chose it (conn.c) */
 	unsigned long long requests, failures, bytes;
 	unsigned long long connects;	/* opened for live traffic */
 };
@@ -47,7 +63,12 @@ extern struct backend backends[];
 extern int nbackends;
 
 int	pool_add(const char *arg, const char **why);
+int	pool_load(const char *path, int at_start, char *err, size_t n);
 int	pool_resolve(void);
+int	pool_count(int usable);
+int	pool_usable(const struct backend *be);
+const char *pool_state(const struct backend *be);
+void	pool_reap(void);
 int	pool_pick(void);
 void	pool_failed(const struct backend *be);
 struct bconn *pool_take(struct backend *be);

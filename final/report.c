@@ -104,7 +104,7 @@ next_check_s(const struct backend *be, double now)
 }
 
 enum fact {
-	F_UP, F_WEIGHT, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL,
+	F_UP, F_DRAIN, F_WEIGHT, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL,
 	F_NEXT_CHECK, F_LAST_CHECK, F_CHECKS_PASSED, F_CHECKS_FAILED,
 	F_REQUESTS, F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE, F_CONNECTS
 };
@@ -114,6 +114,7 @@ fact(const struct backend *be, enum fact f, double now)
 {
 	switch (f) {
 	case F_UP:		return be->up;
+	case F_DRAIN:		return be->drain || be->slot == BE_GONE;
 	case F_WEIGHT:		return be->weight;
 	case F_IN_STATE:	return now - be->since;
 	case F_PASSES:		return be->up ? 0 : be->passes;
@@ -142,6 +143,8 @@ static const struct field {
 	const char *help;
 } fields[] = {
 	{ F_UP, NULL, "up", "gauge", "1 if the backend is up, 0 if it is down." },
+	{ F_DRAIN, NULL, "drain", "gauge",
+	    "1 if it takes no new requests (drain, or removed by a reload)." },
 	{ F_WEIGHT, "weight", "weight", "gauge",
 	    "Requests it gets for each one a backend of weight 1 gets." },
 	{ F_IN_STATE, "in_state_s", "state_seconds", "gauge",
@@ -181,7 +184,7 @@ count_up(void)
 	int i, n = 0;
 
 	for (i = 0; i < nbackends; i++)
-		n += backends[i].up;
+		n += backends[i].slot == BE_LIVE && backends[i].up;
 	return n;
 }
 
@@ -258,7 +261,7 @@ describe(const struct backend *be, double now, struct words *w)
 
 /* What the page says of lb as a whole, gathered once per page. */
 struct totals {
-	int	up, clients, lent, spare, tunnels;
+	int	up, backends, clients, lent, spare, tunnels;
 	unsigned long long tunnels_total;
 };
 
@@ -266,6 +269,7 @@ static void
 totals(struct totals *t)
 {
 	t->up = count_up();
+	t->backends = pool_count(0);
 	t->clients = conn_count();
 	buf_counts(&t->lent, &t->spare);
 	conn_tunnels(&t->tunnels, &t->tunnels_total);
@@ -283,17 +287,19 @@ report_text(struct sbuf *b, double now, double started)
 	totals(&t);
 	sbuf_printf(b, "lb: %d of %d backends up, %d clients, running %.0f s; "
 	    "buffers %d lent, %d spare; tunnels %d open, %llu in all\n", t.up,
-	    nbackends, t.clients, now - started, t.lent, t.spare, t.tunnels,
+	    t.backends, t.clients, now - started, t.lent, t.spare, t.tunnels,
 	    t.tunnels_total);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
+		if (be->slot == BE_FREE)
+			continue;
 		describe(be, now, &w);
 		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
 		    "bytes; connections %d active, %d idle, %llu opened\n",
-		    be->addr.str, be->up ? "UP" : "DOWN", now - be->since,
+		    be->addr.str, pool_state(be), now - be->since,
 		    w.since, be->why, w.last, w.next, w.progress, be->weight,
 		    be->requests, be->failures, be->bytes, be->active,
 		    be->nidle, be->connects);
@@ -334,14 +340,15 @@ report_html(struct sbuf *b, double now, double started)
 	    "small{color:#666}\n"
 	    "tr.up td.state{color:#060;font-weight:bold}\n"
 	    "tr.down td.state{color:#b00;font-weight:bold}\n"
-	    "tr.down{background:#fff3f3}\n</style></head><body>\n"
+	    "tr.down{background:#fff3f3}\n"
+	    "tr.drain td.state{color:#a60;font-weight:bold}\n</style></head><body>\n"
 	    "<h1>lb status</h1>\n<p>%d of %d backends up, %d clients, "
 	    "running %.0f s; buffers %d lent, %d spare; tunnels %d open, %llu "
 	    "in all. This page refreshes every 2 s; also as "
 	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
 	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n"
 	    "<div class=\"t\"><table>\n<tr>",
-	    t.up, nbackends, t.clients, now - started, t.lent, t.spare,
+	    t.up, t.backends, t.clients, now - started, t.lent, t.spare,
 	    t.tunnels, t.tunnels_total);
 	for (i = 0; cols[i] != NULL; i++)
 		if (tips[i] != NULL)
@@ -353,13 +360,16 @@ report_html(struct sbuf *b, double now, double started)
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
+		if (be->slot == BE_FREE)
+			continue;
 		describe(be, now, &w);
 		sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
-		    be->up ? "up" : "down", i + 1);
+		    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
+		    "down", i + 1);
 		sbuf_escaped(b, be->addr.str, REPORT_HTML);
 		sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
 		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-		    be->up ? "UP" : "DOWN", now - be->since, w.since);
+		    pool_state(be), now - be->since, w.since);
 		sbuf_escaped(b, be->why, REPORT_HTML);
 		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 		    w.progress, w.next);
@@ -376,10 +386,10 @@ report_html(struct sbuf *b, double now, double started)
 static void
 report_json(struct sbuf *b, double now, double started)
 {
-	char since[32];
+	char since[32], state[8];
 	size_t f;
 	struct totals t;
-	int i;
+	int i, n = 0, j;
 
 	totals(&t);
 	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
@@ -389,12 +399,17 @@ report_json(struct sbuf *b, double now, double started)
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
+		if (be->slot == BE_FREE)
+			continue;
 		since_text(be, now, since, sizeof(since));
-		sbuf_printf(b, "%s\n  {\"name\": \"", i > 0 ? "," : "");
+		for (j = 0; pool_state(be)[j] != '\0' && j < 7; j++)
+			state[j] = (char)(pool_state(be)[j] - 'A' + 'a');
+		state[j] = '\0';
+		sbuf_printf(b, "%s\n  {\"name\": \"", n++ > 0 ? "," : "");
 		sbuf_escaped(b, be->addr.str, REPORT_JSON);
-		sbuf_printf(b, "\", \"state\": \"%s\", \"up\": %s, \"since\": \"%s\","
-		    " \"why\": \"", be->up ? "up" : "down", be->up ? "true" :
-		    "false", since);
+		sbuf_printf(b, "\", \"state\": \"%s\", \"up\": %s, \"drain\": %s, "
+		    "\"since\": \"%s\", \"why\": \"", state, be->up ? "true" :
+		    "false", fact(be, F_DRAIN, now) ? "true" : "false", since);
 		sbuf_escaped(b, be->why, REPORT_JSON);
 		sbuf_printf(b, "\", \"checking\": %s, \"last_check\": \"",
 		    be->check.stage != CHECK_IDLE ? "true" : "false");
@@ -445,6 +460,8 @@ report_metrics(struct sbuf *b, double now, double started)
 		    fields[f].metric, fields[f].help, fields[f].metric,
 		    fields[f].type);
 		for (i = 0; i < nbackends; i++) {
+			if (backends[i].slot == BE_FREE)
+				continue;
 			sbuf_printf(b, "lb_backend_%s{backend=\"",
 			    fields[f].metric);
 			sbuf_escaped(b, backends[i].addr.str, REPORT_METRICS);

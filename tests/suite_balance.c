@@ -375,7 +375,8 @@ START_TEST(weight_option_is_checked)
 		{ "weight=x", NULL }, { "weight=", NULL },
 		{ "foo=1", "unknown option 'foo=1'" },
 		{ "weight=2,foo=1", "unknown option 'foo=1'" },
-		{ "", "want HOST:PORT or HOST:PORT,weight=N" },
+		{ "drain=1", "drain takes no value" },
+		{ "", "want HOST:PORT[,weight=N][,drain]" },
 	};
 	char *args[3], arg[32], want[128];
 	size_t i;

@@ -19,6 +19,7 @@ Suite	*faults_suite(void);		/* final/: hostile input, faults */
 Suite	*http_unit_suite(void);		/* final/http.c, alone */
 Suite	*ws_unit_suite(void);		/* tests/ws.c, for the tunnel suite */
 Suite	*tunnel_suite(void);		/* final/: WebSocket and Upgrade */
+Suite	*ops_suite(void);		/* final/: reload, drain, workers */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()

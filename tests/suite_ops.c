@@ -1,0 +1,361 @@
+/*
+ * suite_ops.c - final/ as an operator runs it for months: a backend
+ * file (-f) read again on SIGHUP, one backend drained for maintenance,
+ * and nothing dropped while that happens.
+ *
+ * Every test writes the backend file, starts lb on it, rewrites it (a
+ * new file renamed over the old, as an operator's editor or deploy tool
+ * does), sends SIGHUP, and checks from outside: who answers, what the
+ * event log and the status page say, and that no client saw an error.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ask.h"
+#include "harness.h"
+#include "json.h"
+#include "suites.h"
+
+#define GET	"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* The backend file of this test: in the log directory, kept for a look. */
+static const char *
+list_path(void)
+{
+	static char path[160];
+	const char *dir = getenv("H_LOGDIR");
+
+	if (path[0] == '\0')
+		snprintf(path, sizeof(path), "%s/ops-%ld.list",
+		    dir != NULL ? dir : "/tmp", (long)getpid());
+	return path;
+}
+
+/* Write the backend file whole, then rename it into place. */
+static void
+write_list(const char *fmt, ...)
+{
+	char tmp[200];
+	va_list ap;
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", list_path());
+	ck_assert_ptr_nonnull(f = fopen(tmp, "w"));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, list_path()), 0);
+}
+
+/* lb on the backend file, checking every 100 ms, status page on *sport. */
+static struct h_proc *
+lb_on_list(int *sport, const char *extra)
+{
+	static char sarg[32];
+	char *args[10];
+	int n = 0;
+
+	*sport = h_free_port();
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", *sport);
+	args[n++] = "-f";
+	args[n++] = (char *)list_path();
+	args[n++] = "-i";
+	args[n++] = "100";
+	args[n++] = "-a";
+	args[n++] = sarg;
+	if (extra != NULL)
+		args[n++] = (char *)extra;
+	args[n] = NULL;
+	return h_lb_args(args);
+}
+
+/* SIGHUP, then wait for the event line that says it was read. */
+static void
+reload(struct h_proc *lb, const char *want)
+{
+	ck_assert_int_eq(kill(lb->pid, SIGHUP), 0);
+	ck_assert_msg(h_wait_for_text(lb->err, want, h_scaled(3000)),
+	    "no '%s' on the balancer's stderr after SIGHUP", want);
+}
+
+/* Of n requests through lb, how many did backend be answer? */
+static int
+share(int port, struct h_proc *be, int n)
+{
+	int i, hits = 0;
+
+	for (i = 0; i < n; i++)
+		hits += strcmp(who(port), be->name) == 0;
+	return hits;
+}
+
+/* status.json's backends.i.key, as a string in v. */
+static void
+backend_fact(int sport, int i, const char *key, char *v, size_t n)
+{
+	char path[64], *json = page(sport, "/status.json", NULL,
+	    "application/json");
+
+	snprintf(path, sizeof(path), "backends.%d.%s", i, key);
+	json_at(json, path, v, n);
+	free(json);
+}
+
+START_TEST(a_reload_adds_removes_and_reweights)
+{
+	struct h_proc *b1, *b2, *b3, *lb;
+	char want[512], v[64];
+	long connects;
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	b3 = h_backend("b3", "-q", NULL);
+	write_list("# two to start with\n127.0.0.1:%d\n\n127.0.0.1:%d  # b2\n",
+	    b1->port, b2->port);
+	lb = lb_on_list(&sport, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	ck_assert_int_eq(share(lb->port, b1, 4), 2);	/* b1 b2 b1 b2 */
+	backend_fact(sport, 1, "connects", v, sizeof(v));
+	connects = atol(v);
+
+	write_list("127.0.0.1:%d,weight=3\n127.0.0.1:%d\n", b2->port,
+	    b3->port);
+	snprintf(want, sizeof(want), "reload of %s: 2 backends; added "
+	    "127.0.0.1:%d; removed 127.0.0.1:%d; changed 127.0.0.1:%d "
+	    "(weight 3)", list_path(), b3->port, b1->port, b2->port);
+	reload(lb, want);
+	snprintf(want, sizeof(want), "127.0.0.1:%d removed: its last request "
+	    "is done (2 requests in all)", b1->port);
+	ck_assert(h_wait_for_text(lb->err, want, h_scaled(2000)));
+
+	/* b3 starts down and takes traffic once its checks pass. */
+	wait_for(lb->port, "b3", 3000);
+	ck_assert_int_eq(share(lb->port, b2, 8), 6);	/* weights 3 and 1 */
+	ck_assert_int_eq(share(lb->port, b1, 8), 0);
+
+	/* b2 stayed: its counters and its pooled connection with it. */
+	backend_fact(sport, 0, "name", v, sizeof(v));
+	snprintf(want, sizeof(want), "127.0.0.1:%d", b2->port);
+	ck_assert_str_eq(v, want);
+	backend_fact(sport, 0, "weight", v, sizeof(v));
+	ck_assert_str_eq(v, "3");
+	backend_fact(sport, 0, "requests", v, sizeof(v));
+	ck_assert_int_ge(atol(v), 2 + 6);
+	backend_fact(sport, 0, "connects", v, sizeof(v));
+	ck_assert_int_eq(atol(v), connects);
+}
+END_TEST
+
+START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
+{
+	static const char *const bad[][2] = {
+		{ "127.0.0.1:1\nnot-an-address\n", ":2: 'not-an-address': " },
+		{ "127.0.0.1:1,weight=0\n", ":1: '127.0.0.1:1,weight=0': "
+		    "weight must be a number from 1 to 100" },
+		{ "127.0.0.1:1\n127.0.0.1:1,weight=2\n", ":2: "
+		    "'127.0.0.1:1,weight=2': listed twice" },
+		{ "127.0.0.1:1,drain=yes\n", "drain takes no value" },
+		{ "# nothing\n", "lists no backend, and no -b gives one" },
+	};
+	struct h_proc *b1, *b2, *lb, *p;
+	char *argv[5], want[512], *err;
+	size_t i;
+	int sport;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_list("%s", bad[i][0]);
+		argv[0] = (char *)h_lb_path();
+		argv[1] = "-f";
+		argv[2] = (char *)list_path();
+		argv[3] = NULL;
+		p = h_spawn("lb-file", argv, 0);
+		ck_assert_int_eq(h_wait_exit(p, h_scaled(5000)), 2);
+		err = h_slurp(p->err);
+		snprintf(want, sizeof(want), "lb: bad -f: %s", list_path());
+		ck_assert_msg(strstr(err, want) != NULL && strstr(err,
+		    bad[i][1]) != NULL, "stderr '%s' lacks '%s' or '%s'", err,
+		    want, bad[i][1]);
+		free(err);
+	}
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n", b1->port);
+	lb = lb_on_list(&sport, NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d,weight=x\n", b2->port,
+	    b2->port);
+	snprintf(want, sizeof(want), "reload failed, the running backends "
+	    "stay: %s:2: '127.0.0.1:%d,weight=x': weight must be", list_path(),
+	    b2->port);
+	reload(lb, want);
+	ck_assert_int_eq(share(lb->port, b1, 4), 4);
+	unlink(list_path());
+	snprintf(want, sizeof(want), "reload failed, the running backends "
+	    "stay: %s: No such file or directory", list_path());
+	reload(lb, want);
+	ck_assert_int_eq(share(lb->port, b1, 2), 2);
+	write_list("127.0.0.1:%d\n", b2->port);
+	snprintf(want, sizeof(want), "removed 127.0.0.1:%d", b1->port);
+	reload(lb, want);
+	wait_for(lb->port, "b2", 3000);
+	ck_assert_int_eq(h_wait_exit(lb, 0), -1);	/* still running */
+}
+END_TEST
+
+START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
+{
+	struct h_proc *b1, *b2, *lb;
+	struct h_conn *slow;
+	struct h_resp r;
+	char want[200], v[64], *text, *prom, name[32];
+	long checks;
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	lb = lb_on_list(&sport, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+
+	/* The first request goes to b1: a slow one, in flight on the drain. */
+	ck_assert_ptr_nonnull(slow = h_connect(lb->port));
+	ck_assert_int_eq(h_sends(slow, "GET /slow?delay=800 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n"), 0);
+	h_pause_ms(100);
+	write_list("127.0.0.1:%d,drain\n127.0.0.1:%d\n", b1->port, b2->port);
+	snprintf(want, sizeof(want), "changed 127.0.0.1:%d (weight 1, drain)",
+	    b1->port);
+	reload(lb, want);
+	ck_assert_int_eq(share(lb->port, b1, 6), 0);
+	ck_assert_int_eq(h_read_response(slow, &r, 0, h_scaled(3000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.complete, 1);
+	ck_assert_pstr_eq(h_header(&r, "X-Backend"), "b1");
+	h_resp_free(&r);
+	h_close(slow);
+
+	/* Still probed, and shown as drained in every format. */
+	checks = checks_seen(b1);
+	h_pause_ms(h_scaled(400));
+	ck_assert_int_gt(checks_seen(b1), checks);
+	backend_fact(sport, 0, "state", v, sizeof(v));
+	ck_assert_str_eq(v, "drain");
+	backend_fact(sport, 0, "drain", v, sizeof(v));
+	ck_assert_str_eq(v, "true");
+	backend_fact(sport, 0, "up", v, sizeof(v));
+	ck_assert_str_eq(v, "true");
+	backend_fact(sport, 0, "idle", v, sizeof(v));
+	ck_assert_str_eq(v, "0");	/* its pooled connections closed */
+	snprintf(name, sizeof(name), "127.0.0.1:%d", b1->port);
+	text = page(sport, "/status.txt", NULL, "text/plain");
+	snprintf(want, sizeof(want), "%s DRAIN for ", name);
+	ck_assert_msg(strstr(text, want) != NULL, "no '%s' in %s", want, text);
+	free(text);
+	prom = page(sport, "/metrics", NULL, "text/plain");
+	ck_assert_double_eq(metric(prom, "lb_backend_drain", name), 1);
+	free(prom);
+
+	/* Back the same way: a reload without drain. */
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	snprintf(want, sizeof(want), "changed 127.0.0.1:%d (weight 1)",
+	    b1->port);
+	reload(lb, want);
+	ck_assert_int_eq(share(lb->port, b1, 4), 2);
+}
+END_TEST
+
+/*
+ * Keep-alive clients with requests in flight at every reload: backends
+ * are added, reweighted, drained and removed under them. Every request
+ * gets its 200, on the connection it was sent on.
+ */
+START_TEST(reloads_under_keep_alive_load_fail_nothing)
+{
+	enum { CLIENTS = 8, ROUNDS = 24 };
+	struct h_proc *b[3], *lb;
+	struct h_conn *c[CLIENTS];
+	struct h_resp r;
+	int i, k, sport, ok = 0;
+
+	for (i = 0; i < 3; i++)
+		b[i] = h_backend("b", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b[0]->port, b[1]->port);
+	lb = lb_on_list(&sport, NULL);
+	for (i = 0; i < CLIENTS; i++)
+		ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
+	for (k = 0; k < ROUNDS; k++) {
+		for (i = 0; i < CLIENTS; i++)
+			ck_assert_int_eq(h_sends(c[i], "GET /?delay=30 HTTP/1.1"
+			    "\r\nHost: x\r\n\r\n"), 0);
+		switch (k % 4) {	/* b[1] is always there */
+		case 0:
+			write_list("127.0.0.1:%d\n127.0.0.1:%d,weight=2\n"
+			    "127.0.0.1:%d\n", b[0]->port, b[1]->port,
+			    b[2]->port);
+			break;
+		case 1:
+			write_list("127.0.0.1:%d,drain\n127.0.0.1:%d\n"
+			    "127.0.0.1:%d\n", b[0]->port, b[1]->port,
+			    b[2]->port);
+			break;
+		case 2:
+			write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b[1]->port,
+			    b[2]->port);
+			break;
+		case 3:
+			write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b[0]->port,
+			    b[1]->port);
+			break;
+		}
+		ck_assert_int_eq(kill(lb->pid, SIGHUP), 0);
+		for (i = 0; i < CLIENTS; i++) {
+			ck_assert_int_eq(h_read_response(c[i], &r, 0,
+			    h_scaled(H_TIMEOUT_MS)), 0);
+			ck_assert_msg(r.status == 200 && r.complete, "round %d "
+			    "client %d: status %d", k, i, r.status);
+			ok++;
+			h_resp_free(&r);
+		}
+	}
+	for (i = 0; i < CLIENTS; i++)
+		h_close(c[i]);
+	ck_assert_int_eq(ok, CLIENTS * ROUNDS);
+	ck_assert(h_wait_for_text(lb->err, "reload of", h_scaled(1000)));
+}
+END_TEST
+
+/* SIGHUP with no -f: said, and nothing else happens. */
+START_TEST(sighup_without_a_file_changes_nothing)
+{
+	struct h_proc *b1, *lb;
+
+	b1 = h_backend("b1", "-q", NULL);
+	lb = h_lb(1, &b1, NULL);
+	reload(lb, "SIGHUP: no -f FILE to read again; nothing changed");
+	ck_assert_int_eq(share(lb->port, b1, 2), 2);
+}
+END_TEST
+
+Suite *
+ops_suite(void)
+{
+	const TTest *const tests[] = {
+		a_reload_adds_removes_and_reweights,
+		a_bad_file_is_refused_at_start_and_ignored_on_reload,
+		a_drained_backend_finishes_and_takes_nothing_new,
+		reloads_under_keep_alive_load_fail_nothing,
+		sighup_without_a_file_changes_nothing,
+		NULL
+	};
+
+	return h_suite("ops", tests, NULL);
+}
