@@ -40,6 +40,7 @@ struct config {
 	int	fail_open;		/* -o: all down, try them anyway */
 	enum forwarded forwarded;	/* -P */
 	const char *backend_file;	/* -f: read at start and on SIGHUP */
+	int	workers;		/* -w: worker processes (1: just one) */
 };
 
 

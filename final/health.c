@@ -131,25 +131,47 @@ log_change(struct backend *be, int change, const char *why, int probed,
 	be->since = now;
 }
 
+/* -w N: set by workers.c (NULL, 0 in one process). */
+void	(*health_tell)(struct backend *be, const char *why);
+void	(*health_changed)(void);
+int	health_off;
+
 /*
- * A result for be, from its probe (live 0) or from live traffic that
- * could not connect (live 1): through the rule, and into the logs. Live
- * traffic's request is about to be retried: not on be, if pool.c can
- * help it.
+ * A result for be through the rule, and into the logs: in one process,
+ * or in the master of workers (which probes for all of them, and is told
+ * of their live failures).
  */
 void
-health_note(struct backend *be, int passed, int live, const char *why)
+health_judge(struct backend *be, int passed, int live, const char *why)
 {
 	int change = health_rule(be, passed, live);
 
-	if (live) {
-		be->failures++;
-		pool_failed(be);
-	}
 	if (change != 0)
 		log_change(be, change, why, !live, loop_now());
 	if (!passed && !be->up)		/* down: the latest reason */
 		snprintf(be->why, sizeof(be->why), "%s", why);
+	if (change != 0 && health_changed != NULL)
+		health_changed();	/* the master tells its workers */
+}
+
+/*
+ * A result for be, from its probe (live 0) or from live traffic that
+ * could not connect (live 1). Live traffic's request is about to be
+ * retried: not on be, if pool.c can help it. A worker does not judge:
+ * it tells the master, so that every worker sees one state.
+ */
+void
+health_note(struct backend *be, int passed, int live, const char *why)
+{
+	if (live) {
+		be->failures++;
+		pool_failed(be);
+		if (health_tell != NULL) {
+			health_tell(be, why);
+			return;
+		}
+	}
+	health_judge(be, passed, live, why);
 }
 
 /*
@@ -374,6 +396,8 @@ health_begin(struct backend *be, double at)
 {
 	struct check *k = &be->check;
 
+	if (health_off)
+		return;		/* a worker: the master probes */
 	k->fd = -1;
 	k->stage = CHECK_IDLE;
 	k->last_ok = -1;
@@ -391,6 +415,8 @@ health_end(struct backend *be)
 {
 	struct check *k = &be->check;
 
+	if (health_off || k->timer.fn == NULL)
+		return;		/* never probed (health_begin() not run) */
 	timer_disarm(&k->timer);
 	if (k->fd >= 0) {
 		loop_unwatch(k->fd);

@@ -49,7 +49,14 @@ void	health_stop(void);	/* close probes in flight, no more */
 void	health_begin(struct backend *be, double at);	/* one, from at */
 void	health_end(struct backend *be);	/* one: no more probes */
 void	health_note(struct backend *be, int passed, int live, const char *why);
+void	health_judge(struct backend *be, int passed, int live,
+	    const char *why);
 int	health_retry_after(double now);
+
+/* -w N (workers.c): a worker tells, the master is told of changes. */
+extern void (*health_tell)(struct backend *be, const char *why);
+extern void (*health_changed)(void);
+extern int health_off;		/* a worker: no probes */
 
 /* Pure pieces, for the unit tests. */
 int	health_rule(struct backend *be, int passed, int live);

@@ -5,6 +5,7 @@
  * balancer pays one write() for many lines instead of one each. stderr
  * stays unbuffered: an event (a backend going down) must be seen now.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +13,28 @@
 
 #include "log.h"
 
+#ifndef PIPE_BUF
+#define PIPE_BUF	_POSIX_PIPE_BUF	/* the least POSIX allows: 512 */
+#endif
+
 static char outbuf[1 << 16];
+static size_t buffered;		/* bytes in outbuf since the last flush */
 static int dirty;
+static size_t limit = sizeof(outbuf);	/* flush before going past it */
+static char who[32] = " lb: ";	/* " lb: worker 2: " in a worker */
+
+/*
+ * A worker: its event lines say which worker (n > 0) they come from,
+ * and its access log goes out PIPE_BUF bytes at most a write(), whole
+ * lines only. Workers share stdout: POSIX makes a write of PIPE_BUF
+ * bytes or less to a pipe atomic, so lines of two workers never mix.
+ */
+void
+log_worker(int n)
+{
+	snprintf(who, sizeof(who), " lb: worker %d: ", n);
+	limit = PIPE_BUF;
+}
 
 void
 log_init(void)
@@ -136,7 +157,13 @@ log_access(const struct access *a)
 		p = put_num(p, (unsigned long long)a->retries, 1);
 	}
 	*p++ = '\n';
+	/* Flushed before a line that would not fit, never in the middle. */
+	if (buffered + (size_t)(p - line) > limit) {
+		fflush(stdout);
+		buffered = 0;
+	}
 	fwrite(line, 1, (size_t)(p - line), stdout);
+	buffered += (size_t)(p - line);
 	dirty = 1;
 }
 
@@ -149,7 +176,7 @@ log_event(const char *fmt, ...)
 	int n;
 
 	p = put_time(p);
-	p = put_str(p, " lb: ");
+	p = put_str(p, who);
 	va_start(ap, fmt);
 	n = vsnprintf(p, sizeof(line) - (size_t)(p - line) - 1, fmt, ap);
 	va_end(ap);
@@ -167,4 +194,5 @@ log_flush(void)
 	if (dirty)
 		fflush(stdout);
 	dirty = 0;
+	buffered = 0;
 }

@@ -23,5 +23,6 @@ void	log_init(void);
 void	log_access(const struct access *a);
 void	log_event(const char *fmt, ...);
 void	log_flush(void);
+void	log_worker(int n);
 
 #endif

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "status.h"
+#include "workers.h"
 
 struct config cfg = {
 	.connect_ms = 2000,
@@ -44,6 +45,7 @@ struct config cfg = {
 	.retries = 2,
 	.pool_size = 1024,
 	.max_conns = 400,
+	.workers = 1,
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -56,7 +58,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N][,drain] "
 	    "[-b ...]\n"
-	    "          [-f FILE]\n"
+	    "          [-f FILE] [-w N|auto]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
@@ -120,6 +122,12 @@ usage(FILE *f)
 	    "forwarded\n"
 	    "                  (RFC 7239 Forwarded appended) or none "
 	    "(default x-forwarded)\n"
+	    "  -w N|auto       worker processes serving clients, 1-%d, or one "
+	    "a core;\n"
+	    "                  with more than 1, a master process checks "
+	    "health and serves\n"
+	    "                  the status page for all of them (default 1: "
+	    "one process)\n"
 	    "  -h              show this help\n"
 	    "\n"
 	    "Access log (stdout), a line a request:\n"
@@ -138,7 +146,7 @@ usage(FILE *f)
 	    MAX_BACKENDS, WEIGHT_MAX, cfg.health_path, cfg.interval_ms,
 	    cfg.rise, cfg.fall, cfg.connect_ms, cfg.head_ms, cfg.response_ms,
 	    cfg.idle_ms, cfg.drain_ms, cfg.check_ms, cfg.pool_ms, cfg.tunnel_ms,
-	    cfg.retries, cfg.pool_size, cfg.max_conns);
+	    cfg.retries, cfg.pool_size, cfg.max_conns, WORKERS_MAX);
 }
 
 /* A whole number in [lo, hi], or -1. */
@@ -214,6 +222,27 @@ number_arg(const char *opt, const char *what, int lo, int hi, int *out)
 	}
 }
 
+/*
+ * -w auto: the cores online. POSIX has no name for that; the usual one
+ * (_SC_NPROCESSORS_ONLN, in glibc, musl and the BSDs) is used where it
+ * exists, else -w auto is refused and a number must be given.
+ */
+static int
+cores(void)
+{
+	long n = -1;
+
+#ifdef _SC_NPROCESSORS_ONLN
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+	if (n < 1) {
+		fprintf(stderr, "lb: -w auto: this system does not say how many "
+		    "cores it has; give -w N\n");
+		exit(2);
+	}
+	return n > WORKERS_MAX ? WORKERS_MAX : (int)n;
+}
+
 /* -l and -a name one address each: a second one is a mistake. */
 static void
 only_once(const char *opt, const char **seen)
@@ -247,7 +276,7 @@ parse_args(int argc, char **argv)
 	int c;
 
 	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:")) != -1) {
+	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -313,6 +342,13 @@ parse_args(int argc, char **argv)
 			number_arg("-m", "a number", 1, FD_SETSIZE,
 			    &cfg.max_conns);
 			break;
+		case 'w':
+			if (strcmp(optarg, "auto") == 0)
+				cfg.workers = cores();
+			else
+				number_arg("-w", "a number or auto", 1,
+				    WORKERS_MAX, &cfg.workers);
+			break;
 		case 'P':
 			if (strcmp(optarg, "x-forwarded") == 0)
 				cfg.forwarded = FWD_X;
@@ -377,17 +413,22 @@ announce(void)
 	    cfg.fall, cfg.rise);
 	if (cfg.has_status)
 		log_event("status page on http://%s/", cfg.status.str);
+	if (cfg.workers > 1)
+		log_event("%d workers (-w), each up to %d clients (-m); this "
+		    "master process (pid %ld) checks health", cfg.workers,
+		    cfg.max_conns, (long)getpid());
 }
 
 /*
  * The signal handler only writes a byte that names the signal (h: HUP,
- * s: a stop); the loop does the work.
+ * c: a worker ended, s: a stop); the loop does the work.
  */
 static void
 on_signal(int sig)
 {
 	int saved = errno;
-	ssize_t w = write(sig_pipe[1], sig == SIGHUP ? "h" : "s", 1);
+	ssize_t w = write(sig_pipe[1], sig == SIGHUP ? "h" : sig == SIGCHLD ?
+	    "c" : "s", 1);
 
 	(void)w;	/* a full pipe: the same news is already on its way */
 	errno = saved;
@@ -397,8 +438,13 @@ static void
 drain_over(void *arg)
 {
 	(void)arg;
-	log_event("drain deadline passed: closing %d connection(s)",
-	    conn_count());
+	if (workers_count() > 0) {
+		log_event("drain deadline passed: %d worker(s) still running, "
+		    "killed", workers_running());
+		workers_kill();
+	} else
+		log_event("drain deadline passed: closing %d connection(s)",
+		    conn_count());
 	stop_now = 1;
 }
 
@@ -417,6 +463,8 @@ reload(void)
 	}
 	if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
 		log_event("reload failed, the running backends stay: %s", err);
+	else
+		workers_broadcast();	/* -w N: every worker, the new set */
 }
 
 /* SIGINT or SIGTERM arrived: stop accepting, finish in-flight requests. */
@@ -425,6 +473,15 @@ stop(void)
 {
 	if (drain_timer.slot >= 0)
 		return;		/* already draining */
+	if (workers_count() > 0) {
+		/* The master: each worker drains; a second more to see it. */
+		log_event("stopping: %d worker(s) finishing their connections, "
+		    "at most %d ms", workers_running(), cfg.drain_ms);
+		workers_stop();
+		status_stop();
+		timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3 + 1);
+		return;
+	}
 	log_event("stopping: finishing %d connection(s), at most %d ms",
 	    conn_count(), cfg.drain_ms);
 	conn_drain();
@@ -444,16 +501,29 @@ on_signal_byte(void *arg, int fd, int events)
 	for (i = 0; i < r; i++) {
 		if (buf[i] == 'h')
 			reload();
+		else if (buf[i] == 'c')
+			workers_reap();
 		else
 			stop();
 	}
 }
 
+/*
+ * The signals, through a pipe of our own. A worker makes a new one (the
+ * master's is the master's), leaves SIGHUP to the master (which re-reads
+ * -f and tells every worker) and has no workers to wait for.
+ */
 static int
 setup_signals(void)
 {
 	struct sigaction sa;
+	int worker = workers_me() > 0;
 
+	if (sig_pipe[0] >= 0) {
+		loop_unwatch(sig_pipe[0]);
+		close(sig_pipe[0]);
+		close(sig_pipe[1]);
+	}
 	if (pipe(sig_pipe) < 0 || addr_nonblock(sig_pipe[0]) < 0 ||
 	    addr_nonblock(sig_pipe[1]) < 0)
 		return -1;
@@ -461,11 +531,66 @@ setup_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	if (worker)
+		sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = worker ? SIG_DFL : on_signal;
+	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	if (!worker)
+		sigaction(SIGHUP, &sa, NULL);
 	return loop_watch(sig_pipe[0], EV_READ, on_signal_byte, NULL);
+}
+
+/* Stopping, and all done: no client left (or, the master: no worker). */
+static int
+done(void)
+{
+	if (stop_now)
+		return 1;
+	if (drain_timer.slot < 0)
+		return 0;
+	return workers_count() > 0 && workers_me() == 0 ?
+	    workers_running() == 0 : conn_count() == 0;
+}
+
+/* The loop, until done; then everything is let go. */
+static int
+serve(void)
+{
+	while (!done()) {
+		if (loop_run_once() < 0) {
+			perror("lb: select");
+			break;
+		}
+		conn_reap();
+		pool_reap();
+		workers_publish();
+		log_flush();
+	}
+	conn_free_all();
+	buf_free_spares();
+	status_stop();
+	health_stop();
+	pool_free();
+	workers_free();		/* the master: waits for every worker */
+	loop_free();
+	log_flush();
+	loop_unwatch(sig_pipe[0]);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	return 0;
+}
+
+/* A worker, just forked: its own signals, clients, and the loop. */
+static int
+worker_run(void)
+{
+	timer_disarm(&drain_timer);
+	if (setup_signals() < 0 || conn_listen(workers_listen_fd()) < 0)
+		return 1;
+	return serve();
 }
 
 int
@@ -478,29 +603,12 @@ main(int argc, char **argv)
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
 		return 1;
-	if ((lfd = addr_listen(&cfg.listen, "-l")) < 0 ||
-	    conn_listen(lfd) < 0 || status_listen() < 0)
+	if ((lfd = addr_listen(&cfg.listen, "-l")) < 0 || status_listen() < 0)
 		return 1;
 	announce();
+	if (cfg.workers > 1 ? workers_start(cfg.workers, lfd, worker_run) < 0 :
+	    conn_listen(lfd) < 0)
+		return 1;
 	health_start();
-	while (!stop_now && !(drain_timer.slot >= 0 && conn_count() == 0)) {
-		if (loop_run_once() < 0) {
-			perror("lb: select");
-			break;
-		}
-		conn_reap();
-		pool_reap();
-		log_flush();
-	}
-	conn_free_all();
-	buf_free_spares();
-	status_stop();
-	health_stop();
-	pool_free();
-	loop_free();
-	log_flush();
-	loop_unwatch(sig_pipe[0]);
-	close(sig_pipe[0]);
-	close(sig_pipe[1]);
-	return 0;
+	return serve();
 }

@@ -30,12 +30,15 @@
 #include "log.h"
 #include "pool.h"
 
-struct backend backends[MAX_BACKENDS];
+static struct backend table[MAX_BACKENDS];
+struct backend *backends = table;	/* a worker's is shared: workers.c */
 int nbackends;
 static int next_backend;	/* ties go to the first from here */
 static int sitting_out = -1;	/* failed a request: not in the next pick */
 
 static int ngone;		/* slots BE_GONE: pool_reap() has work */
+int pool_quiet;			/* a worker: the master says what happens */
+int (*pool_busy_elsewhere)(struct backend *be);	/* workers.c's */
 
 /* ",weight=N,drain" after the address (opts without its comma): 0, or -1. */
 static int
@@ -228,8 +231,8 @@ log_reload(const char *path, const struct changes *c)
 		if (c[i].len > 0 && (w = snprintf(text + n, sizeof(text) - n,
 		    "; %s%s", kind[i], c[i].text)) > 0)
 			n += (size_t)w;
-	log_event("reload of %s: %d backends%s", path, pool_count(0),
-	    n > 0 ? text : "; no change");
+	log_event("reload of %s: %d backend%s%s", path, pool_count(0),
+	    pool_count(0) == 1 ? "" : "s", n > 0 ? text : "; no change");
 }
 
 /* A reload took be out of the set: no new requests, no probes. */
@@ -302,92 +305,83 @@ read_file(const char *path, struct backend *want, int *nwant, char *err,
 }
 
 /*
- * -f FILE at start-up (at_start: every backend assumed up, probed from
- * health_start()), or again on SIGHUP: the file's backends become the
- * ones it lists, -b's stay. A backend that stays keeps its state, its
- * counters and its idle connections; a new one starts DOWN and is
- * probed at once (it takes traffic once RISE checks pass, as any
- * backend coming back does); a removed one goes GONE. Anything wrong
- * (the file, a name that does not resolve, no room) changes nothing:
- * -1, and why in err.
+ * Make the running set want[0..nwant) (each entry's addr, from_file,
+ * weight, drain; and up, passes and check.timer.when for POOL_SYNC).
+ * A backend is the same one if its name and origin (-b or -f) are: it
+ * keeps its state, its counters and its idle connections. A new one
+ * starts up at start-up (POOL_START, as HAProxy does), down on a reload
+ * (POOL_RELOAD: probed at once, it takes traffic once RISE checks pass,
+ * as any backend coming back does), or as the master says (POOL_SYNC,
+ * in a worker: workers.c). One missing from want[] goes GONE.
  *
- * getaddrinfo() blocks: for a numeric address it returns at once, for
- * a name it may wait on DNS, with the loop stopped (once per reload).
+ * Anything wrong (a name that does not resolve, no room) changes
+ * nothing: -1, and why in err. getaddrinfo() blocks: for a numeric
+ * address it returns at once, for a name it may wait on DNS, with the
+ * loop stopped (once per reload).
  */
 int
-pool_load(const char *path, int at_start, char *err, size_t n)
+pool_apply(struct backend *want, int nwant, enum pool_how how, char *err,
+    size_t n)
 {
-	static struct backend want[MAX_BACKENDS];
 	static struct changes did[3];	/* added, removed, changed */
 	struct backend *be;
-	int nwant, i, fresh = 0, stay = 0;
+	int i, j, fresh = 0;
 	double now = loop_now();
 
-	if (read_file(path, want, &nwant, err, n) < 0)
-		return -1;
 	for (i = 0; i < nwant; i++)
-		fresh += find(want[i].addr.str, 1) == NULL;
-	for (i = 0; i < nbackends; i++)
-		stay += backends[i].slot == BE_LIVE && !backends[i].from_file;
-	if (nwant + stay == 0) {
-		snprintf(err, n, "%s lists no backend, and no -b gives one",
-		    path);
-		return -1;
-	}
+		fresh += find(want[i].addr.str, want[i].from_file) == NULL;
 	if (fresh > MAX_BACKENDS - slots_used()) {
-		snprintf(err, n, "%s: too many backends (%d at most, counting "
-		    "removed ones still finishing)", path, MAX_BACKENDS);
+		snprintf(err, n, "too many backends (%d at most, counting "
+		    "removed ones still finishing)", MAX_BACKENDS);
 		return -1;
 	}
-	for (i = 0; i < nwant && !at_start; i++)
-		if (find(want[i].addr.str, 1) == NULL &&
+	for (i = 0; i < nwant && how != POOL_START; i++)
+		if (find(want[i].addr.str, want[i].from_file) == NULL &&
 		    addr_resolve(&want[i].addr, 0, &want[i].addrs) < 0) {
-			snprintf(err, n, "%s: cannot resolve %s", path,
-			    want[i].addr.str);
+			snprintf(err, n, "cannot resolve %s", want[i].addr.str);
 			while (i-- > 0)
 				if (want[i].addrs != NULL)
 					freeaddrinfo(want[i].addrs);
 			return -1;
 		}
 
-	/* The file is good: from here on, nothing fails. */
+	/* From here on, nothing fails. */
 	memset(did, 0, sizeof(did));
 	for (i = 0; i < nbackends; i++) {
 		be = &backends[i];
-		if (be->slot == BE_LIVE && be->from_file) {
-			int j;
-
-			for (j = 0; j < nwant; j++)
-				if (strcmp(want[j].addr.str, be->addr.str) == 0)
-					break;
-			if (j == nwant) {
-				remove_backend(be);
-				change_add(&did[1], be, 0);
-			}
+		if (be->slot != BE_LIVE)
+			continue;
+		for (j = 0; j < nwant; j++)
+			if (want[j].from_file == be->from_file &&
+			    strcmp(want[j].addr.str, be->addr.str) == 0)
+				break;
+		if (j == nwant) {
+			remove_backend(be);
+			change_add(&did[1], be, 0);
 		}
 	}
 	for (i = 0; i < nwant; i++) {
-		if ((be = find(want[i].addr.str, 1)) == NULL) {
+		if ((be = find(want[i].addr.str, want[i].from_file)) == NULL) {
 			be = free_slot();	/* room was counted above */
 			*be = want[i];
 			be->slot = BE_LIVE;
-			be->from_file = 1;
-			be->up = at_start;
-			snprintf(be->why, sizeof(be->why), at_start ?
-			    "assumed up at start" : "added by reload, not yet "
-			    "checked");
-			if (!at_start) {
+			be->up = how == POOL_START || (how == POOL_SYNC &&
+			    want[i].up);
+			snprintf(be->why, sizeof(be->why), how == POOL_RELOAD ?
+			    "added by reload, not yet checked" : "assumed up at "
+			    "start");
+			if (how == POOL_RELOAD)
 				health_begin(be, now);
+			if (how != POOL_START)
 				change_add(&did[0], be, 0);
-			}
-			continue;
-		}
-		if (be->slot == BE_GONE) {	/* back before it was gone */
+		} else if (be->slot == BE_GONE) {	/* back before it went */
 			be->slot = BE_LIVE;
 			ngone--;
-			health_begin(be, now);
+			if (how == POOL_RELOAD)
+				health_begin(be, now);
 			change_add(&did[0], be, 0);
-		} else if (be->weight != want[i].weight ||
+		}
+		if (be->weight != want[i].weight ||
 		    be->drain != want[i].drain) {
 			be->weight = want[i].weight;
 			be->drain = want[i].drain;
@@ -396,10 +390,69 @@ pool_load(const char *path, int at_start, char *err, size_t n)
 				close_idle(be);
 			change_add(&did[2], be, 1);
 		}
+		if (how == POOL_SYNC) {		/* the master's view of health */
+			if (be->up != want[i].up)
+				be->in_turn = -1;
+			be->up = want[i].up;
+			be->passes = want[i].passes;
+			be->check.timer.when = want[i].check.timer.when;
+		}
 	}
-	if (!at_start)
-		log_reload(path, did);
+	if (how == POOL_RELOAD)
+		log_reload(cfg.backend_file, did);
 	return 0;
+}
+
+/*
+ * -f FILE, at start-up or on SIGHUP: the file's backends become the
+ * ones it lists, -b's stay. A bad file changes nothing: -1, why in err.
+ */
+int
+pool_load(const char *path, int at_start, char *err, size_t n)
+{
+	static struct backend want[MAX_BACKENDS];
+	int nwant, i, len;
+
+	if (read_file(path, want, &nwant, err, n) < 0)
+		return -1;
+	for (i = 0; i < nwant; i++)
+		want[i].from_file = 1;
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot == BE_LIVE && !backends[i].from_file) {
+			if (nwant == MAX_BACKENDS) {
+				snprintf(err, n, "%s: too many backends with "
+				    "-b's", path);
+				return -1;
+			}
+			want[nwant++] = backends[i];	/* -b's stay as they are */
+		}
+	if (nwant == 0) {
+		snprintf(err, n, "%s lists no backend, and no -b gives one",
+		    path);
+		return -1;
+	}
+	if (pool_apply(want, nwant, at_start ? POOL_START : POOL_RELOAD, err,
+	    n) == 0)
+		return 0;
+	len = (int)strlen(err);
+	snprintf(err + len, n - (size_t)len, " (%s)", path);
+	return -1;
+}
+
+/* The backend in the running set named str (file: from -f), or NULL. */
+struct backend *
+pool_find(const char *str, int file)
+{
+	struct backend *be = find(str, file);
+
+	return be != NULL && be->slot == BE_LIVE ? be : NULL;
+}
+
+/* parse_backend(), for workers.c: "HOST:PORT[,weight=N][,drain]". */
+int
+pool_parse(const char *arg, struct backend *be, const char **why)
+{
+	return parse_backend(arg, be, why);
 }
 
 /* Resolve every backend once: getaddrinfo() blocks, the loop must not. */
@@ -427,11 +480,18 @@ pool_reap(void)
 	for (i = 0; i < nbackends && ngone > 0; i++) {
 		struct backend *be = &backends[i];
 
-		if (be->slot != BE_GONE || be->active > 0 || be->nidle > 0 ||
-		    be->users > 0)
+		if (be->slot != BE_GONE)
 			continue;
-		log_event("%s removed: its last request is done (%llu "
-		    "requests in all)", be->addr.str, be->requests);
+		/* -w N: the master asks the workers (whose counts these are) */
+		if (pool_busy_elsewhere != NULL ? pool_busy_elsewhere(be) :
+		    be->active > 0 || be->nidle > 0 || be->users > 0)
+			continue;	/* still finishing */
+		if (pool_busy_elsewhere != NULL)	/* workers counted */
+			log_event("%s removed: its last request is done",
+			    be->addr.str);
+		else if (!pool_quiet)
+			log_event("%s removed: its last request is done (%llu "
+			    "requests in all)", be->addr.str, be->requests);
 		if (be->addrs != NULL)
 			freeaddrinfo(be->addrs);
 		memset(be, 0, sizeof(*be));	/* BE_FREE */

@@ -57,13 +57,29 @@ struct backend {
 	int	users;		/* clients whose request chose it (conn.c) */
 	unsigned long long requests, failures, bytes;
 	unsigned long long connects;	/* opened for live traffic */
+	struct {		/* -w N: counted by workers that died */
+		unsigned long long requests, failures, bytes, connects;
+	} retired;
 };
 
-extern struct backend backends[];
+/* How pool_apply() makes the running set what is wanted. */
+enum pool_how {
+	POOL_START,	/* at start-up: new ones assumed up */
+	POOL_RELOAD,	/* SIGHUP: new ones down and probed, one event line */
+	POOL_SYNC	/* a worker, told by the master: health as it says */
+};
+
+extern struct backend *backends;
 extern int nbackends;
+extern int pool_quiet;
+extern int (*pool_busy_elsewhere)(struct backend *be);
 
 int	pool_add(const char *arg, const char **why);
 int	pool_load(const char *path, int at_start, char *err, size_t n);
+int	pool_apply(struct backend *want, int nwant, enum pool_how how,
+	    char *err, size_t n);
+int	pool_parse(const char *arg, struct backend *be, const char **why);
+struct backend *pool_find(const char *str, int file);
 int	pool_resolve(void);
 int	pool_count(int usable);
 int	pool_usable(const struct backend *be);

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "pool.h"
 #include "report.h"
+#include "workers.h"
 
 void
 sbuf_printf(struct sbuf *b, const char *fmt, ...)
@@ -261,7 +262,7 @@ describe(const struct backend *be, double now, struct words *w)
 
 /* What the page says of lb as a whole, gathered once per page. */
 struct totals {
-	int	up, backends, clients, lent, spare, tunnels;
+	int	up, backends, clients, lent, spare, tunnels, workers;
 	unsigned long long tunnels_total;
 };
 
@@ -273,9 +274,41 @@ totals(struct totals *t)
 	t->clients = conn_count();
 	buf_counts(&t->lent, &t->spare);
 	conn_tunnels(&t->tunnels, &t->tunnels_total);
+	workers_totals(&t->clients, &t->lent, &t->spare, &t->tunnels,
+	    &t->tunnels_total);	/* -w N: theirs (the master has none) */
+	t->workers = workers_count();
 }
 
 /* ---- the formats ---- */
+
+/*
+ * -w N: a line (text, HTML) or an array (JSON) on each worker: its pid,
+ * how often it was started again, its clients and requests now.
+ */
+static void
+worker_lines(struct sbuf *b, enum report_format f)
+{
+	unsigned long long restarts, requests;
+	long pid;
+	int k, clients;
+
+	if (f == REPORT_JSON)
+		sbuf_printf(b, ", \"workers\": [");
+	for (k = 0; workers_info(k, &pid, &restarts, &clients,
+	    &requests) == 0; k++) {
+		if (f == REPORT_JSON)
+			sbuf_printf(b, "%s{\"pid\": %ld, \"restarts\": %llu, "
+			    "\"clients\": %d, \"requests\": %llu}", k > 0 ?
+			    ", " : "", pid, restarts, clients, requests);
+		else
+			sbuf_printf(b, "%sworker %d: pid %ld, %d clients, %llu "
+			    "requests, started again %llu times%s", f ==
+			    REPORT_HTML ? "<br>" : "", k + 1, pid, clients,
+			    requests, restarts, f == REPORT_HTML ? "" : "\n");
+	}
+	if (f == REPORT_JSON)
+		sbuf_printf(b, "]");
+}
 
 static void
 report_text(struct sbuf *b, double now, double started)
@@ -289,6 +322,7 @@ report_text(struct sbuf *b, double now, double started)
 	    "buffers %d lent, %d spare; tunnels %d open, %llu in all\n", t.up,
 	    t.backends, t.clients, now - started, t.lent, t.spare, t.tunnels,
 	    t.tunnels_total);
+	worker_lines(b, REPORT_TEXT);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
@@ -346,10 +380,15 @@ report_html(struct sbuf *b, double now, double started)
 	    "running %.0f s; buffers %d lent, %d spare; tunnels %d open, %llu "
 	    "in all. This page refreshes every 2 s; also as "
 	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
-	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n"
-	    "<div class=\"t\"><table>\n<tr>",
+	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n",
 	    t.up, t.backends, t.clients, now - started, t.lent, t.spare,
 	    t.tunnels, t.tunnels_total);
+	if (t.workers > 0) {
+		sbuf_printf(b, "<p><small>");
+		worker_lines(b, REPORT_HTML);
+		sbuf_printf(b, "</small></p>\n");
+	}
+	sbuf_printf(b, "<div class=\"t\"><table>\n<tr>");
 	for (i = 0; cols[i] != NULL; i++)
 		if (tips[i] != NULL)
 			sbuf_printf(b, "<th title=\"%s\">%s</th>", tips[i],
@@ -394,8 +433,10 @@ report_json(struct sbuf *b, double now, double started)
 	totals(&t);
 	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
 	    "%.3f, \"buffers_lent\": %d, \"buffers_spare\": %d, \"tunnels\": "
-	    "%d, \"tunnels_total\": %llu, \"backends\": [", t.up, t.clients,
-	    now - started, t.lent, t.spare, t.tunnels, t.tunnels_total);
+	    "%d, \"tunnels_total\": %llu", t.up, t.clients, now - started,
+	    t.lent, t.spare, t.tunnels, t.tunnels_total);
+	worker_lines(b, REPORT_JSON);
+	sbuf_printf(b, ", \"backends\": [");
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
 
@@ -475,6 +516,7 @@ report_metrics(struct sbuf *b, double now, double started)
 void
 report(struct sbuf *b, enum report_format f, double now, double started)
 {
+	workers_gather();	/* -w N: the counters are the workers' */
 	switch (f) {
 	case REPORT_TEXT:
 		report_text(b, now, started);

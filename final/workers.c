@@ -1,0 +1,716 @@
+/*
+ * workers.c - -w N: every core. One master process and N workers, all
+ * plain fork() copies of lb.
+ *
+ *                      master: signals, -f and SIGHUP, health checks,
+ *                      the status page; serves no client
+ *                     /     |      \   one socketpair each, text lines:
+ *   table of backends     ...       "fail ADDR why" (a worker could not
+ *   and their health ->               connect): the master judges
+ *                   /       |        \
+ *             worker 1  worker 2 ... worker N: the select() loop of
+ *                   \       |        /  one process, on the -l socket
+ *                    listening socket   they all inherited
+ *
+ * Each worker accepts on the same listening socket: the kernel hands
+ * each new connection to one of the workers waiting in select() (all of
+ * them wake; one wins the accept(), the others get EAGAIN: the thundering
+ * herd, measured in final/README). Health is the master's alone: it
+ * probes each backend once per interval (not N times), logs each change
+ * once, and sends every worker the whole table of backends after each
+ * change or reload, so every worker sees a backend up or down at once.
+ *
+ * Counters: a worker's table of backends lives in memory shared with the
+ * master (mmap(MAP_SHARED) before the first fork), so the status page
+ * sums them without asking anyone. A worker that dies is logged and
+ * started again; what it counted is kept. SIGTERM or SIGINT to the
+ * master drains every worker; SIGHUP is the master's (it re-reads -f
+ * and tells the workers).
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "conn.h"
+#include "health.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "status.h"
+#include "workers.h"
+
+#define LINE_MAX_	600	/* a table line: "f HOST:PORT,weight=N,drain ..." */
+
+/* What one worker shows the master: in shared memory. */
+struct share {
+	int	clients, lent, spare, tunnels;
+	unsigned long long tunnels_total;
+	struct backend table[MAX_BACKENDS];	/* its backends[] */
+};
+
+/* The master's view of one worker. */
+struct worker {
+	pid_t	pid;		/* 0: not running */
+	int	fd;		/* the master's end of the socketpair */
+	double	started;
+	struct timer restart;	/* died young: start again a little later */
+	char	*out;		/* the table being sent, and how far */
+	size_t	out_len, out_off;
+	int	again;		/* the table changed while it was sent */
+	char	in[LINE_MAX_];	/* a line from the worker, as it arrives */
+	size_t	got;
+	unsigned long long restarts;
+};
+
+static struct share *shared;	/* nworkers of them */
+static struct worker *workers;
+static int nworkers;
+static int lfd = -1;		/* the listening socket, for new workers */
+static int (*run_worker)(void);	/* main.c's loop, for a worker */
+static int stopping;
+
+/* In a worker: which one (1..N), and its end of the socketpair. */
+static int me;
+static int master_fd = -1;
+static char min[LINE_MAX_];
+static size_t mgot;
+
+static void start_worker(int k);
+
+/* Workers this master has: 0 in a worker, or in one process. */
+int
+workers_count(void)
+{
+	return me == 0 ? nworkers : 0;
+}
+
+/* ---- the master: sending the table ---- */
+
+/* "f 127.0.0.1:9001,weight=2,drain up 1 123.456\n" for every backend. */
+static char *
+table_text(size_t *len)
+{
+	size_t cap = (size_t)(nbackends + 1) * LINE_MAX_, n = 0;
+	char *p = malloc(cap);
+	int i;
+
+	if (p == NULL)
+		return NULL;
+	for (i = 0; i < nbackends; i++) {
+		const struct backend *be = &backends[i];
+
+		if (be->slot != BE_LIVE)
+			continue;
+		n += (size_t)snprintf(p + n, cap - n, "%c %s,weight=%d%s %d %d "
+		    "%.3f\n", be->from_file ? 'f' : 'b', be->addr.str,
+		    be->weight, be->drain ? ",drain" : "", be->up, be->passes,
+		    be->check.stage == CHECK_IDLE ? be->check.timer.when :
+		    be->check.started);
+	}
+	n += (size_t)snprintf(p + n, cap - n, "end\n");
+	*len = n;
+	return p;
+}
+
+static void on_worker(void *arg, int fd, int events);
+
+/* Write what the socket takes; watch for more room if it is full. */
+static void
+send_more(struct worker *w)
+{
+	ssize_t n;
+
+	while (w->out != NULL && w->out_off < w->out_len) {
+		n = write(w->fd, w->out + w->out_off, w->out_len - w->out_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;	/* full (or the worker died: SIGCHLD says) */
+		w->out_off += (size_t)n;
+	}
+	if (w->out != NULL && w->out_off == w->out_len) {
+		free(w->out);
+		w->out = NULL;
+		if (w->again) {		/* send the newest table now */
+			w->again = 0;
+			if ((w->out = table_text(&w->out_len)) != NULL) {
+				w->out_off = 0;
+				send_more(w);
+				return;
+			}
+		}
+	}
+	loop_watch(w->fd, w->out != NULL ? EV_READ | EV_WRITE : EV_READ,
+	    on_worker, w);
+}
+
+/*
+ * Every worker gets the whole table: after a health change, a reload,
+ * or its start. The table is the whole truth, so one still on its way
+ * is finished first and the newest one follows it.
+ */
+void
+workers_broadcast(void)
+{
+	int k;
+
+	for (k = 0; k < nworkers; k++) {
+		struct worker *w = &workers[k];
+
+		if (w->pid == 0)
+			continue;
+		if (w->out != NULL) {
+			w->again = 1;
+			continue;
+		}
+		if ((w->out = table_text(&w->out_len)) == NULL) {
+			w->again = 1;	/* no memory now: with the next one */
+			continue;
+		}
+		w->out_off = 0;
+		send_more(w);
+	}
+}
+
+/* ---- the master: what workers say ---- */
+
+/* "fail b 127.0.0.1:9001 connect: Connection refused" */
+static void
+worker_line(struct worker *w, char *line)
+{
+	char *addr, *why;
+	struct backend *be;
+
+	(void)w;
+	if (strncmp(line, "fail ", 5) != 0 || (line[5] != 'b' &&
+	    line[5] != 'f') || line[6] != ' ')
+		return;
+	addr = line + 7;
+	if ((why = strchr(addr, ' ')) == NULL)
+		return;
+	*why++ = '\0';
+	if ((be = pool_find(addr, line[5] == 'f')) != NULL)
+		health_judge(be, 0, 1, why);
+}
+
+static void
+on_worker(void *arg, int fd, int events)
+{
+	struct worker *w = arg;
+	char *nl;
+	ssize_t r;
+
+	if (events & EV_WRITE)
+		send_more(w);
+	if (!(events & EV_READ))
+		return;
+	r = read(fd, w->in + w->got, sizeof(w->in) - w->got - 1);
+	if (r <= 0) {
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		loop_unwatch(fd);	/* it died: SIGCHLD brings it back */
+		return;
+	}
+	w->got += (size_t)r;
+	w->in[w->got] = '\0';
+	while ((nl = strchr(w->in, '\n')) != NULL) {
+		*nl = '\0';
+		worker_line(w, w->in);
+		w->got -= (size_t)(nl + 1 - w->in);
+		memmove(w->in, nl + 1, w->got + 1);
+	}
+	if (w->got == sizeof(w->in) - 1)
+		w->got = 0;	/* a line too long: not from lb */
+}
+
+/* ---- the master: counters ---- */
+
+/* Add what worker table t counts for be (same name, same origin). */
+static void
+add_counts(struct backend *sum, const struct backend *t)
+{
+	int i;
+
+	for (i = 0; i < MAX_BACKENDS; i++, t++) {
+		if (t->slot == BE_FREE || t->from_file != sum->from_file ||
+		    strcmp(t->addr.str, sum->addr.str) != 0)
+			continue;
+		sum->requests += t->requests;
+		sum->failures += t->failures;
+		sum->bytes += t->bytes;
+		sum->connects += t->connects;
+		sum->active += t->active;
+		sum->nidle += t->nidle;
+		sum->users += t->users;
+	}
+}
+
+/*
+ * The master's backends[] take the sums of every worker's counters, and
+ * of the workers that died (retired): for the status page, and for
+ * pool_reap() to know when a removed backend is done everywhere.
+ */
+void
+workers_gather(void)
+{
+	int i, k;
+
+	for (i = 0; i < nbackends && nworkers > 0; i++) {
+		struct backend *be = &backends[i];
+
+		if (be->slot == BE_FREE)
+			continue;
+		be->requests = be->retired.requests;
+		be->failures = be->retired.failures;
+		be->bytes = be->retired.bytes;
+		be->connects = be->retired.connects;
+		be->active = be->nidle = be->users = 0;
+		for (k = 0; k < nworkers; k++)
+			add_counts(be, shared[k].table);
+	}
+}
+
+/* A worker died: what it counted stays in the master's totals. */
+static void
+retire(int k)
+{
+	int i;
+
+	workers_gather();
+	for (i = 0; i < nbackends; i++) {
+		struct backend *be = &backends[i], t;
+
+		if (be->slot == BE_FREE)
+			continue;
+		memset(&t, 0, sizeof(t));
+		snprintf(t.addr.str, sizeof(t.addr.str), "%s", be->addr.str);
+		t.from_file = be->from_file;
+		add_counts(&t, shared[k].table);
+		be->retired.requests += t.requests;
+		be->retired.failures += t.failures;
+		be->retired.bytes += t.bytes;
+		be->retired.connects += t.connects;
+	}
+	memset(&shared[k], 0, sizeof(shared[k]));
+}
+
+/* Is be still in use by some worker? (pool_reap() in the master.) */
+static int
+busy_elsewhere(struct backend *be)
+{
+	workers_gather();
+	return be->active > 0 || be->nidle > 0 || be->users > 0;
+}
+
+/* The status page's totals: every worker's, added to *t. */
+void
+workers_totals(int *clients, int *lent, int *spare, int *tunnels,
+    unsigned long long *tunnels_total)
+{
+	int k;
+
+	for (k = 0; k < nworkers; k++) {
+		*clients += shared[k].clients;
+		*lent += shared[k].lent;
+		*spare += shared[k].spare;
+		*tunnels += shared[k].tunnels;
+		*tunnels_total += shared[k].tunnels_total;
+	}
+}
+
+/* Worker k (0-based) for the status page: its pid, restarts, clients. */
+int
+workers_info(int k, long *pid, unsigned long long *restarts, int *clients,
+    unsigned long long *requests)
+{
+	int i;
+
+	if (k < 0 || k >= nworkers)
+		return -1;
+	*pid = (long)workers[k].pid;
+	*restarts = workers[k].restarts;
+	*clients = shared[k].clients;
+	*requests = 0;
+	for (i = 0; i < MAX_BACKENDS; i++)
+		*requests += shared[k].table[i].requests;
+	return 0;
+}
+
+/* ---- the master: starting, restarting, stopping ---- */
+
+static void
+restart_due(void *arg)
+{
+	struct worker *w = arg;
+
+	if (!stopping)
+		start_worker((int)(w - workers));
+}
+
+/* SIGCHLD: which workers died; log it, and start them again. */
+void
+workers_reap(void)
+{
+	int status, k;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (k = 0; k < nworkers && workers[k].pid != pid; k++)
+			;
+		if (k == nworkers)
+			continue;
+		workers[k].pid = 0;
+		loop_unwatch(workers[k].fd);
+		close(workers[k].fd);
+		workers[k].fd = -1;
+		free(workers[k].out);
+		workers[k].out = NULL;
+		workers[k].got = 0;
+		retire(k);
+		if (stopping) {
+			if (WIFSIGNALED(status))
+				log_event("worker %d (pid %ld) killed by signal "
+				    "%d while stopping", k + 1, (long)pid,
+				    WTERMSIG(status));
+			else if (WEXITSTATUS(status) != 0)
+				log_event("worker %d (pid %ld) exited with "
+				    "status %d while stopping", k + 1, (long)pid,
+				    WEXITSTATUS(status));
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			log_event("worker %d (pid %ld) killed by signal %d; "
+			    "starting it again", k + 1, (long)pid,
+			    WTERMSIG(status));
+		else
+			log_event("worker %d (pid %ld) exited with status %d; "
+			    "starting it again", k + 1, (long)pid,
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		workers[k].restarts++;
+		/* One that dies at once would die in a loop: at most 1/s. */
+		if (loop_now() - workers[k].started < 1)
+			timer_arm(&workers[k].restart, workers[k].started + 1);
+		else
+			start_worker(k);
+	}
+}
+
+/* Workers still running. */
+int
+workers_running(void)
+{
+	int k, n = 0;
+
+	for (k = 0; k < nworkers; k++)
+		n += workers[k].pid != 0;
+	return n;
+}
+
+/* SIGTERM or SIGINT reached the master: every worker drains. */
+void
+workers_stop(void)
+{
+	int k;
+
+	stopping = 1;
+	for (k = 0; k < nworkers; k++) {
+		timer_disarm(&workers[k].restart);
+		if (workers[k].pid != 0)
+			kill(workers[k].pid, SIGTERM);
+	}
+}
+
+/* The drain deadline passed in the master too: no more waiting. */
+void
+workers_kill(void)
+{
+	int k;
+
+	for (k = 0; k < nworkers; k++)
+		if (workers[k].pid != 0)
+			kill(workers[k].pid, SIGKILL);
+}
+
+/* ---- a worker ---- */
+
+static void
+tell_master(struct backend *be, const char *why)
+{
+	char line[LINE_MAX_];
+	int n = snprintf(line, sizeof(line), "fail %c %s %s\n",
+	    be->from_file ? 'f' : 'b', be->addr.str, why);
+	ssize_t w;
+
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	/* One short line, written whole (a full socket: it is lost, and
+	 * the master's own probe finds the backend soon enough). */
+	w = write(master_fd, line, (size_t)n);
+	(void)w;
+}
+
+/* A table from the master, a line at a time, applied at "end". */
+static void
+table_line(char *line)
+{
+	static struct backend want[MAX_BACKENDS];
+	static int nwant;
+	char *spec, *rest, err[256];
+	const char *why;
+	int up, passes;
+	double next;
+
+	if (strcmp(line, "end") == 0) {
+		if (pool_apply(want, nwant, POOL_SYNC, err, sizeof(err)) < 0)
+			log_event("the master's table is not applied: %s", err);
+		nwant = 0;
+		return;
+	}
+	if ((line[0] != 'b' && line[0] != 'f') || line[1] != ' ' ||
+	    nwant == MAX_BACKENDS)
+		return;
+	spec = line + 2;
+	if ((rest = strchr(spec, ' ')) == NULL)
+		return;
+	*rest++ = '\0';
+	if (sscanf(rest, "%d %d %lf", &up, &passes, &next) != 3 ||
+	    pool_parse(spec, &want[nwant], &why) < 0)
+		return;
+	want[nwant].from_file = line[0] == 'f';
+	want[nwant].up = up;
+	want[nwant].passes = passes;
+	want[nwant].check.timer.when = next;
+	want[nwant].check.timer.slot = -1;
+	nwant++;
+}
+
+static void
+on_master(void *arg, int fd, int events)
+{
+	char *nl;
+	ssize_t r;
+
+	(void)arg;
+	(void)events;
+	r = read(fd, min + mgot, sizeof(min) - mgot - 1);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {		/* the master is gone: finish, and go too */
+		loop_unwatch(fd);
+		raise(SIGTERM);
+		return;
+	}
+	mgot += (size_t)r;
+	min[mgot] = '\0';
+	while ((nl = strchr(min, '\n')) != NULL) {
+		*nl = '\0';
+		table_line(min);
+		mgot -= (size_t)(nl + 1 - min);
+		memmove(min, nl + 1, mgot + 1);
+	}
+	if (mgot == sizeof(min) - 1)
+		mgot = 0;
+}
+
+/* Once a loop pass: what this worker shows the master. */
+void
+workers_publish(void)
+{
+	struct share *s;
+
+	if (me == 0)
+		return;
+	s = &shared[me - 1];
+	s->clients = conn_count();
+	buf_counts(&s->lent, &s->spare);
+	conn_tunnels(&s->tunnels, &s->tunnels_total);
+}
+
+/*
+ * In the child, just after fork(): drop what is the master's (probes,
+ * the status page, the other workers' sockets, timers) and move this
+ * worker's backends[] into its shared table. Counters start at 0: the
+ * master kept those of the worker that was here before.
+ */
+static void
+become_worker(int k, int fd)
+{
+	struct backend *t = shared[k].table;
+	int i, j;
+
+	health_stop();
+	health_off = 1;
+	health_tell = tell_master;
+	health_changed = NULL;
+	pool_quiet = 1;
+	pool_busy_elsewhere = NULL;
+	status_stop();
+	for (j = 0; j < nworkers; j++) {
+		timer_disarm(&workers[j].restart);
+		if (workers[j].fd >= 0) {
+			loop_unwatch(workers[j].fd);
+			close(workers[j].fd);
+			workers[j].fd = -1;
+		}
+		free(workers[j].out);
+		workers[j].out = NULL;
+	}
+	memset(&shared[k], 0, sizeof(shared[k]));
+	for (i = 0; i < nbackends; i++) {
+		t[i] = backends[i];
+		t[i].requests = t[i].failures = t[i].bytes = 0;
+		t[i].connects = 0;
+		t[i].active = t[i].nidle = t[i].users = 0;
+		t[i].idle = NULL;
+		memset(&t[i].retired, 0, sizeof(t[i].retired));
+		t[i].check.fd = -1;
+		t[i].check.timer.slot = -1;
+	}
+	backends = t;
+	me = k + 1;
+	master_fd = fd;
+	log_worker(me);
+	addr_nonblock(fd);
+	loop_watch(fd, EV_READ, on_master, NULL);
+}
+
+static void
+start_worker(int k)
+{
+	struct worker *w = &workers[k];
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		log_event("worker %d: socketpair: %s; trying again in 1 s",
+		    k + 1, strerror(errno));
+		timer_arm(&w->restart, loop_now() + 1);
+		return;
+	}
+	log_flush();		/* nothing buffered is written twice */
+	if ((pid = fork()) < 0) {
+		log_event("worker %d: fork: %s; trying again in 1 s", k + 1,
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		timer_arm(&w->restart, loop_now() + 1);
+		return;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		become_worker(k, sv[1]);
+		exit(run_worker());
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->started = loop_now();
+	w->got = 0;
+	addr_nonblock(w->fd);
+	loop_watch(w->fd, EV_READ, on_worker, w);
+	w->again = 0;
+	if ((w->out = table_text(&w->out_len)) != NULL) {
+		w->out_off = 0;
+		send_more(w);
+	}
+}
+
+/*
+ * The master: shared memory for n workers' tables, then each worker.
+ * run: what a worker runs (main.c's loop, on listening socket fd).
+ * 0, or -1 if the shared memory cannot be had.
+ */
+int
+workers_start(int n, int fd, int (*run)(void))
+{
+	size_t size = sizeof(struct share) * (size_t)n;
+	char path[] = "/tmp/lb-shared-XXXXXX";
+	void *p;
+	int k, sfd;
+
+	/*
+	 * POSIX has no anonymous shared mapping: a file, unlinked at once,
+	 * mapped MAP_SHARED before any fork, shared by every child.
+	 */
+	if ((sfd = mkstemp(path)) < 0) {
+		perror("lb: shared memory for -w: mkstemp");
+		return -1;
+	}
+	unlink(path);
+	if (ftruncate(sfd, (off_t)size) < 0 || (p = mmap(NULL, size,
+	    PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0)) == MAP_FAILED) {
+		perror("lb: shared memory for -w");
+		close(sfd);
+		return -1;
+	}
+	close(sfd);
+	shared = p;
+	if ((workers = calloc((size_t)n, sizeof(*workers))) == NULL)
+		return -1;
+	nworkers = n;
+	lfd = fd;
+	run_worker = run;
+	health_changed = workers_broadcast;
+	pool_busy_elsewhere = busy_elsewhere;
+	for (k = 0; k < n; k++) {
+		workers[k].fd = -1;
+		timer_init(&workers[k].restart, restart_due, &workers[k]);
+	}
+	for (k = 0; k < n; k++)
+		start_worker(k);
+	return 0;
+}
+
+/* The listening socket, for the worker about to run (main.c). */
+int
+workers_listen_fd(void)
+{
+	return lfd;
+}
+
+/* Is this process a worker? 1..N, or 0 (the master, or one process). */
+int
+workers_me(void)
+{
+	return me;
+}
+
+void
+workers_free(void)
+{
+	int k;
+
+	for (k = 0; k < nworkers && me == 0; k++) {
+		if (workers[k].pid != 0) {	/* the deadline passed */
+			kill(workers[k].pid, SIGKILL);
+			waitpid(workers[k].pid, NULL, 0);
+		}
+		timer_disarm(&workers[k].restart);
+		if (workers[k].fd >= 0) {
+			loop_unwatch(workers[k].fd);
+			close(workers[k].fd);
+		}
+		free(workers[k].out);
+	}
+	free(workers);
+	workers = NULL;
+	if (shared != NULL)
+		munmap(shared, sizeof(struct share) * (size_t)nworkers);
+	shared = NULL;
+	nworkers = 0;
+	if (master_fd >= 0) {
+		loop_unwatch(master_fd);
+		close(master_fd);
+		master_fd = -1;
+	}
+}
