@@ -55,9 +55,12 @@ write_list(const char *fmt, ...)
 	ck_assert_int_eq(rename(tmp, list_path()), 0);
 }
 
-/* lb on the backend file, checking every 100 ms, status page on *sport. */
+/*
+ * lb on the backend file, checking every 100 ms, status page on *sport,
+ * and one more option (opt val) if opt is not NULL.
+ */
 static struct h_proc *
-lb_on_list(int *sport, const char *extra)
+lb_on_list(int *sport, const char *opt, const char *val)
 {
 	static char sarg[32];
 	char *args[10];
@@ -71,8 +74,10 @@ lb_on_list(int *sport, const char *extra)
 	args[n++] = "100";
 	args[n++] = "-a";
 	args[n++] = sarg;
-	if (extra != NULL)
-		args[n++] = (char *)extra;
+	if (opt != NULL) {
+		args[n++] = (char *)opt;
+		args[n++] = (char *)val;
+	}
 	args[n] = NULL;
 	return h_lb_args(args);
 }
@@ -121,7 +126,7 @@ START_TEST(a_reload_adds_removes_and_reweights)
 	b3 = h_backend("b3", "-q", NULL);
 	write_list("# two to start with\n127.0.0.1:%d\n\n127.0.0.1:%d  # b2\n",
 	    b1->port, b2->port);
-	lb = lb_on_list(&sport, NULL);
+	lb = lb_on_list(&sport, NULL, NULL);
 	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
 	ck_assert_int_eq(share(lb->port, b1, 4), 2);	/* b1 b2 b1 b2 */
 	backend_fact(sport, 1, "connects", v, sizeof(v));
@@ -190,7 +195,7 @@ START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
 	b1 = h_backend("b1", "-q", NULL);
 	b2 = h_backend("b2", "-q", NULL);
 	write_list("127.0.0.1:%d\n", b1->port);
-	lb = lb_on_list(&sport, NULL);
+	lb = lb_on_list(&sport, NULL, NULL);
 	write_list("127.0.0.1:%d\n127.0.0.1:%d,weight=x\n", b2->port,
 	    b2->port);
 	snprintf(want, sizeof(want), "reload failed, the running backends "
@@ -223,7 +228,7 @@ START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
 	b1 = h_backend("b1", "-q", NULL);
 	b2 = h_backend("b2", "-q", NULL);
 	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
-	lb = lb_on_list(&sport, NULL);
+	lb = lb_on_list(&sport, NULL, NULL);
 	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
 
 	/* The first request goes to b1: a slow one, in flight on the drain. */
@@ -289,7 +294,7 @@ START_TEST(reloads_under_keep_alive_load_fail_nothing)
 	for (i = 0; i < 3; i++)
 		b[i] = h_backend("b", "-q", NULL);
 	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b[0]->port, b[1]->port);
-	lb = lb_on_list(&sport, NULL);
+	lb = lb_on_list(&sport, NULL, NULL);
 	for (i = 0; i < CLIENTS; i++)
 		ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
 	for (k = 0; k < ROUNDS; k++) {
@@ -345,6 +350,163 @@ START_TEST(sighup_without_a_file_changes_nothing)
 }
 END_TEST
 
+/* How many times text occurs in the file at path. */
+static int
+occurrences(const char *path, const char *text)
+{
+	char *all = h_slurp(path), *p;
+	int n = 0;
+
+	for (p = all; p != NULL && (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(all);
+	return n;
+}
+
+/* status.json's workers.k.key, as a number. */
+static long
+worker_fact(int sport, int k, const char *key)
+{
+	char path[64], v[64], *json = page(sport, "/status.json", NULL,
+	    "application/json");
+
+	snprintf(path, sizeof(path), "workers.%d.%s", k, key);
+	json_at(json, path, v, sizeof(v));
+	free(json);
+	return atol(v);
+}
+
+/* Requests through lb, each on its own connection (any worker's). */
+static void
+requests(int port, int n, int *to_b1, int *to_b2)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const char *w = who(port);
+
+		*to_b1 += strcmp(w, "b1") == 0;
+		*to_b2 += strcmp(w, "b2") == 0;
+	}
+}
+
+/*
+ * -w 2: one view of health. A backend that fails its checks is DOWN
+ * once (one event line) and for both workers at once: no request goes
+ * to it, whichever worker takes it. Probes are the master's alone, not
+ * one set per worker. The status page adds up both workers' counters.
+ */
+START_TEST(workers_share_one_view_of_health_and_one_status_page)
+{
+	struct h_proc *b1, *b2, *lb;
+	char v[64], want[128];
+	long checks;
+	int sport, n1 = 0, n2 = 0, k;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	lb = lb_on_list(&sport, "-w", "2");
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	requests(lb->port, 40, &n1, &n2);
+	ck_assert_int_eq(n1 + n2, 40);
+
+	/* One set of probes: 100 ms apart, not two sets. */
+	checks = checks_seen(b1);
+	h_pause_ms(1000);
+	checks = checks_seen(b1) - checks;
+	ck_assert_msg(checks >= 4 && checks <= 13, "%ld checks in 1 s at "
+	    "-i 100 with 2 workers", checks);
+
+	set_health(b2, "sick");
+	expect_event(lb, b2, "DOWN after 3 failed checks", 3000);
+	requests(lb->port, 40, &n1, &n2);
+	snprintf(want, sizeof(want), "127.0.0.1:%d DOWN", b2->port);
+	ck_assert_int_eq(occurrences(lb->err, want), 1);
+	ck_assert_int_eq(n1 + n2, 80);
+	ck_assert_int_le(n2, 20);	/* none after it went down */
+
+	/* The page sums both workers: every request we made, no more. */
+	backend_fact(sport, 0, "requests", v, sizeof(v));
+	ck_assert_int_eq(atol(v), n1);
+	backend_fact(sport, 1, "requests", v, sizeof(v));
+	ck_assert_int_eq(atol(v), n2);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_gt(worker_fact(sport, k, "pid"), 0);
+	ck_assert_int_eq(worker_fact(sport, 0, "requests") +
+	    worker_fact(sport, 1, "requests"), 80);
+}
+END_TEST
+
+/* A worker killed is logged and started again; service goes on. */
+START_TEST(a_dead_worker_is_started_again)
+{
+	struct h_proc *b1, *lb;
+	char want[128], v[64];
+	long pid;
+	int sport, n1 = 0, n2 = 0;
+
+	b1 = h_backend("b1", "-q", NULL);
+	write_list("127.0.0.1:%d\n", b1->port);
+	lb = lb_on_list(&sport, "-w", "2");
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	requests(lb->port, 10, &n1, &n2);
+	pid = worker_fact(sport, 0, "pid");
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	snprintf(want, sizeof(want), "worker 1 (pid %ld) killed by signal %d; "
+	    "starting it again", pid, SIGKILL);
+	ck_assert(h_wait_for_text(lb->err, want, h_scaled(3000)));
+	h_pause_ms(200);
+	ck_assert_int_ne(worker_fact(sport, 0, "pid"), pid);
+	ck_assert_int_eq(worker_fact(sport, 0, "restarts"), 1);
+	requests(lb->port, 10, &n1, &n2);
+	ck_assert_int_eq(n1, 20);
+	backend_fact(sport, 0, "requests", v, sizeof(v));
+	ck_assert_int_eq(atol(v), 20);	/* the dead worker's count kept */
+}
+END_TEST
+
+/*
+ * SIGHUP reaches every worker (through the master); SIGTERM drains every
+ * worker: a request in flight is answered, then all of lb exits 0.
+ */
+START_TEST(workers_reload_together_and_drain_together)
+{
+	struct h_proc *b1, *b2, *lb;
+	struct h_conn *slow;
+	struct h_resp r;
+	char want[256];
+	int sport, n1 = 0, n2 = 0;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	lb = lb_on_list(&sport, "-w", "2");
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	write_list("127.0.0.1:%d\n", b2->port);
+	snprintf(want, sizeof(want), "removed 127.0.0.1:%d", b1->port);
+	reload(lb, want);
+	h_pause_ms(100);	/* the table on its way to the workers */
+	requests(lb->port, 30, &n1, &n2);
+	ck_assert_int_eq(n1, 0);
+	ck_assert_int_eq(n2, 30);
+	ck_assert_int_eq(occurrences(lb->err, "reload of"), 1);
+
+	ck_assert_ptr_nonnull(slow = h_connect(lb->port));
+	ck_assert_int_eq(h_sends(slow, "GET /?delay=600 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n"), 0);
+	h_pause_ms(150);
+	ck_assert_int_eq(kill(lb->pid, SIGTERM), 0);
+	ck_assert_int_eq(h_read_response(slow, &r, 0, h_scaled(3000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.complete, 1);
+	h_resp_free(&r);
+	h_close(slow);
+	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
+	ck_assert_int_eq(occurrences(lb->err, "killed by signal"), 0);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -354,6 +516,9 @@ ops_suite(void)
 		a_drained_backend_finishes_and_takes_nothing_new,
 		reloads_under_keep_alive_load_fail_nothing,
 		sighup_without_a_file_changes_nothing,
+		workers_share_one_view_of_health_and_one_status_page,
+		a_dead_worker_is_started_again,
+		workers_reload_together_and_drain_together,
 		NULL
 	};
 
