@@ -6,6 +6,9 @@
 #   ROUNDS=3 RUN_SECONDS=5 sh tests/bench.sh     longer, steadier
 #   LOADS="10 100" CLOSE_LOADS= BALANCERS="final haproxy" ...   a part
 #   CHART_ONLY=1 sh tests/bench.sh   the table and chart of the last run
+#   final-w2 and haproxy-t2 (in the default list): final/lb -w 2 and
+#                                HAProxy nbthread 2, every core of a
+#                                2-core machine (which wrk shares)
 #   BASELINE=/tmp/old/lb BALANCERS="final baseline haproxy" ...
 #                                another build of final/lb beside this one,
 #                                in the same rounds: what a change costs
@@ -30,7 +33,7 @@ ROUNDS=${ROUNDS:-2}
 SECS=${RUN_SECONDS:-2}
 LOADS=${LOADS:-10 50 100 200 400 800}
 CLOSE_LOADS=${CLOSE_LOADS-10 100}
-BALANCERS=${BALANCERS:-final haproxy nginx pen lesson3}
+BALANCERS=${BALANCERS:-final haproxy nginx pen lesson3 final-w2 haproxy-t2}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 out=$here/logs/bench
@@ -49,9 +52,10 @@ for t in wrk nginx; do
 done
 for b in $BALANCERS; do
 	case $b in
-	haproxy|pen) command -v $b >/dev/null ||
-	    fail "needs $b (Debian: apt-get install $b)";;
-	final|lesson3) [ -x "$top/$b/lb" ] || fail "build $b first (make)";;
+	haproxy|pen|haproxy-t2) command -v ${b%-t2} >/dev/null ||
+	    fail "needs ${b%-t2} (Debian: apt-get install ${b%-t2})";;
+	final|lesson3|final-w2) [ -x "$top/${b%-w2}/lb" ] ||
+	    fail "build ${b%-w2} first (make)";;
 	baseline) [ -x "${BASELINE:-}" ] ||
 	    fail "baseline needs BASELINE=path/to/another/final/lb";;
 	nginx) ;;
@@ -99,20 +103,24 @@ done
 # Start balancer $1 on $lbport; its pid in $bpid.
 start() {
 	case $1 in
-	final|baseline)
+	final|baseline|final-w2)
 		lb=$top/final/lb
 		[ $1 = baseline ] && lb=$BASELINE
+		w=1
+		[ $1 = final-w2 ] && w=2
 		"$lb" -l $lbport -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-		    -m 1024 >/dev/null 2>"$tmp/$1.err" &
+		    -m 1024 -w $w >/dev/null 2>"$tmp/$1.err" &
 		;;
 	lesson3)
 		"$top/lesson3/lb" -l $lbport -b 127.0.0.1:$b1 \
 		    -b 127.0.0.1:$b2 >/dev/null 2>"$tmp/lesson3.err" &
 		;;
-	haproxy)
+	haproxy|haproxy-t2)
+		t=1
+		[ $1 = haproxy-t2 ] && t=2
 		cat > "$tmp/haproxy.cfg" <<EOF
 global
-	nbthread 1
+	nbthread $t
 	maxconn 4000
 defaults
 	mode http
@@ -129,7 +137,7 @@ backend be
 	server b1 127.0.0.1:$b1
 	server b2 127.0.0.1:$b2
 EOF
-		haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/haproxy.err" &
+		haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/$1.err" &
 		;;
 	nginx)
 		mkdir -p "$tmp/lbn"
@@ -190,9 +198,10 @@ accepts() {
 	echo $n
 }
 
-# User+system CPU of pid $1 and its children, in clock ticks.
+# User+system CPU of pids $@ and their children, in clock ticks.
 cpu_ticks() {
-	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
+	for p in "$@"; do cat "/proc/$p/stat"; done |
+	    awk '{ t += $14 + $15 + $16 + $17 } END { print t }'
 }
 
 # One cell: balancer $1, $2 clients, keep-alive ($3 = ka) or a
@@ -206,13 +215,17 @@ cell() {
 		return
 	fi;;
 	esac
+	# -w 2: FD_SETSIZE limits each worker, so twice as many clients.
 	start "$1"
 	hdr=
 	[ "$3" = close ] && hdr="-H Connection:close"
-	# The process that does the work: nginx's worker, not its master.
+	# The processes that do the work: nginx's worker, not its master;
+	# final-w2's master and both workers (CPU and peak RSS summed).
 	wpid=$bpid
 	if [ "$1" = nginx ]; then
 		wpid=$(pgrep -P $bpid | head -1)
+	elif [ "$1" = final-w2 ]; then
+		wpid="$bpid $(pgrep -P $bpid | tr '\n' ' ')"
 	fi
 	a0=$(accepts)
 	c0=$(cpu_ticks $wpid)
@@ -220,7 +233,8 @@ cell() {
 	    "http://127.0.0.1:$lbport/" > "$tmp/wrk" 2>&1
 	c1=$(cpu_ticks $wpid)
 	a1=$(accepts)
-	rss=$(awk '/^VmHWM/ { print $2 }' /proc/$wpid/status)
+	rss=$(for p in $wpid; do cat /proc/$p/status; done |
+	    awk '/^VmHWM/ { t += $2 } END { print t }')
 	kill $bpid 2>/dev/null
 	wait $bpid 2>/dev/null
 	awk -v b="$1" -v n="$2" -v mode="$3" -v cpu=$((c1 - c0)) \
