@@ -126,7 +126,7 @@ START_TEST(a_reload_adds_removes_and_reweights)
 	b3 = h_backend("b3", "-q", NULL);
 	write_list("# two to start with\n127.0.0.1:%d\n\n127.0.0.1:%d  # b2\n",
 	    b1->port, b2->port);
-	lb = lb_on_list(&sport, NULL, NULL);
+	lb = lb_on_list(&sport, "-t", "pool=60000");	/* slow runs too */
 	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
 	ck_assert_int_eq(share(lb->port, b1, 4), 2);	/* b1 b2 b1 b2 */
 	backend_fact(sport, 1, "connects", v, sizeof(v));
@@ -420,6 +420,7 @@ START_TEST(workers_share_one_view_of_health_and_one_status_page)
 
 	set_health(b2, "sick");
 	expect_event(lb, b2, "DOWN after 3 failed checks", 3000);
+	h_pause_ms(h_scaled(200));	/* the table on its way to them */
 	requests(lb->port, 40, &n1, &n2);
 	snprintf(want, sizeof(want), "127.0.0.1:%d DOWN", b2->port);
 	ck_assert_int_eq(occurrences(lb->err, want), 1);
@@ -444,7 +445,7 @@ START_TEST(a_dead_worker_is_started_again)
 	struct h_proc *b1, *lb;
 	char want[128], v[64];
 	long pid;
-	int sport, n1 = 0, n2 = 0;
+	int i, sport, n1 = 0, n2 = 0;
 
 	b1 = h_backend("b1", "-q", NULL);
 	write_list("127.0.0.1:%d\n", b1->port);
@@ -456,7 +457,11 @@ START_TEST(a_dead_worker_is_started_again)
 	snprintf(want, sizeof(want), "worker 1 (pid %ld) killed by signal %d; "
 	    "starting it again", pid, SIGKILL);
 	ck_assert(h_wait_for_text(lb->err, want, h_scaled(3000)));
-	h_pause_ms(200);
+	/* At once, or a second after its start if it died younger. */
+	for (i = 0; i < h_scaled(3000) / 50 && (worker_fact(sport, 0, "pid") ==
+	    0 || worker_fact(sport, 0, "pid") == pid); i++)
+		h_pause_ms(50);
+	ck_assert_int_gt(worker_fact(sport, 0, "pid"), 0);
 	ck_assert_int_ne(worker_fact(sport, 0, "pid"), pid);
 	ck_assert_int_eq(worker_fact(sport, 0, "restarts"), 1);
 	requests(lb->port, 10, &n1, &n2);
