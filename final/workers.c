@@ -708,6 +708,9 @@ workers_free(void)
 		munmap(shared, sizeof(struct share) * (size_t)nworkers);
 	shared = NULL;
 	nworkers = 0;
+	if (me == 0 && lfd >= 0)	/* a worker's is conn.c's to close */
+		close(lfd);
+	lfd = -1;
 	if (master_fd >= 0) {
 		loop_unwatch(master_fd);
 		close(master_fd);
