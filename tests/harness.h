@@ -38,6 +38,7 @@ struct h_resp {
 	char	*head;		/* status line and headers, NUL-terminated */
 	char	*body;		/* the body, de-chunked, NUL-terminated */
 	size_t	body_len;
+	size_t	body_cap;	/* what body has room for (the harness's) */
 	int	complete;	/* its framing said where it ends, and it did */
 };
 
