@@ -423,6 +423,14 @@ workers_stop(void)
 	int k;
 
 	stopping = 1;
+	/*
+	 * The master's copy of the listening socket goes now, as each
+	 * worker's does when it drains: while any process holds one open,
+	 * the kernel queues new clients that nobody will ever accept.
+	 */
+	if (lfd >= 0)
+		close(lfd);
+	lfd = -1;
 	for (k = 0; k < nworkers; k++) {
 		timer_disarm(&workers[k].restart);
 		if (workers[k].pid != 0)

@@ -216,7 +216,10 @@ dial(int port, int rcvbuf)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons((unsigned short)port);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int e = errno;	/* the caller may ask why */
+
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
@@ -233,6 +236,26 @@ h_wait_port(int port, int ms)
 			close(fd);
 			return 0;
 		}
+		h_pause_ms(10);
+	} while (h_now_ms() < end);
+	return -1;
+}
+
+/*
+ * Is port refused (nothing listens) within ms? 0 or -1. A connection
+ * that is still taken in the meantime is closed at once.
+ */
+int
+h_wait_refused(int port, int ms)
+{
+	long end = h_now_ms() + ms;
+	int fd;
+
+	do {
+		if ((fd = dial(port, 0)) < 0 && errno == ECONNREFUSED)
+			return 0;
+		if (fd >= 0)
+			close(fd);
 		h_pause_ms(10);
 	} while (h_now_ms() < end);
 	return -1;

@@ -61,6 +61,7 @@ int	 h_instrumented(void);	/* lb under valgrind or ASan */
 const char *h_lb_path(void);
 int	 h_free_port(void);
 int	 h_wait_port(int port, int ms);
+int	 h_wait_refused(int port, int ms);	/* nothing listens there */
 
 struct h_proc *h_spawn(const char *name, char *const argv[], int wrap);
 /* fn(self, arg) in a forked child, tracked and logged like a program. */
