@@ -78,6 +78,7 @@ static int nworkers;
 static int lfd = -1;		/* the listening socket, for new workers */
 static int (*run_worker)(void);	/* main.c's loop, for a worker */
 static int stopping;
+static unsigned long long tunnels_retired;	/* by workers that died */
 
 /* In a worker: which one (1..N), and its end of the socketpair. */
 static int me;
@@ -301,6 +302,7 @@ retire(int k)
 		be->retired.bytes += t.bytes;
 		be->retired.connects += t.connects;
 	}
+	tunnels_retired += shared[k].tunnels_total;
 	memset(&shared[k], 0, sizeof(shared[k]));
 }
 
@@ -319,6 +321,7 @@ workers_totals(int *clients, int *lent, int *spare, int *tunnels,
 {
 	int k;
 
+	*tunnels_total += tunnels_retired;
 	for (k = 0; k < nworkers; k++) {
 		*clients += shared[k].clients;
 		*lent += shared[k].lent;

@@ -650,6 +650,44 @@ START_TEST(an_idle_tunnel_holds_no_buffer)
 }
 END_TEST
 
+/*
+ * -w 2: tunnels counted by a worker stay counted when it dies, as its
+ * requests do (once, tunnels_total fell back to 0: a counter reset for
+ * whatever reads /metrics).
+ */
+START_TEST(a_dead_workers_tunnels_stay_counted)
+{
+	struct h_proc *b = h_wsecho("ws1", "-q", NULL), *lb;
+	char sarg[32], path[32], *head;
+	struct ws w;
+	int sport, i, k;
+	long pid;
+
+	sport = h_free_port();
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
+	lb = h_lb(1, &b, "-a", sarg, "-w", "2", NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(ws_connect(&w, lb->port, "/", NULL, 0, &head),
+		    101);
+		free(head);
+		ws_send(&w, WS_TEXT, "hi", 2);
+		expect_text(&w, "hi");
+		ws_close_fd(&w);
+	}
+	expect_status_number(sport, "tunnels", 0, 2000);
+	ck_assert_int_eq(status_number(sport, "tunnels_total"), 3);
+	for (k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "workers.%d.pid", k);
+		pid = status_number(sport, path);
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	}
+	ck_assert(h_wait_for_text(lb->err, "worker 2 (pid", h_scaled(3000)));
+	ck_assert_int_eq(status_number(sport, "tunnels_total"), 3);
+}
+END_TEST
+
 Suite *
 tunnel_suite(void)
 {
@@ -662,6 +700,7 @@ tunnel_suite(void)
 		a_101_nobody_asked_for_is_a_502,
 		upgrades_never_ride_or_join_the_pool,
 		an_idle_tunnel_holds_no_buffer,
+		a_dead_workers_tunnels_stay_counted,
 		NULL
 	};
 
