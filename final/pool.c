@@ -377,6 +377,12 @@ pool_apply(struct backend *want, int nwant, enum pool_how how, char *err,
 		} else if (be->slot == BE_GONE) {	/* back before it went */
 			be->slot = BE_LIVE;
 			ngone--;
+			/* Not probed while it was gone: as new, not as it was. */
+			be->up = how == POOL_SYNC && want[i].up;
+			be->passes = be->fails = be->fails_live = 0;
+			be->in_turn = -1;
+			snprintf(be->why, sizeof(be->why), "added by reload, "
+			    "not yet checked");
 			if (how == POOL_RELOAD)
 				health_begin(be, now);
 			change_add(&did[0], be, 0);

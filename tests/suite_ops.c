@@ -279,6 +279,52 @@ START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
 END_TEST
 
 /*
+ * A backend removed while a request is still in flight on it (GONE, no
+ * longer probed), then listed again before that request ends, is as new:
+ * DOWN until its checks pass. Once it came back UP on its health from
+ * before it was removed, and took requests though it was sick by then.
+ */
+START_TEST(a_backend_listed_again_while_still_finishing_is_checked_first)
+{
+	struct h_proc *b1, *b2, *lb;
+	struct h_conn *slow;
+	struct h_resp r;
+	char want[200], v[64];
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	lb = lb_on_list(&sport, NULL, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	ck_assert_ptr_nonnull(slow = h_connect(lb->port));	/* to b1 */
+	snprintf(want, sizeof(want), "GET /slow?delay=%d HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", h_scaled(2000));
+	ck_assert_int_eq(h_sends(slow, want), 0);
+	h_pause_ms(100);
+
+	write_list("127.0.0.1:%d\n", b2->port);
+	snprintf(want, sizeof(want), "removed 127.0.0.1:%d", b1->port);
+	reload(lb, want);
+	set_health(b1, "sick");
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
+	snprintf(want, sizeof(want), "added 127.0.0.1:%d", b1->port);
+	reload(lb, want);
+	backend_fact(sport, 0, "state", v, sizeof(v));
+	ck_assert_str_eq(v, "down");
+	ck_assert_int_eq(share(lb->port, b1, 6), 0);
+
+	ck_assert_int_eq(h_read_response(slow, &r, 0, h_scaled(4000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_pstr_eq(h_header(&r, "X-Backend"), "b1");
+	h_resp_free(&r);
+	h_close(slow);
+	set_health(b1, "well");
+	wait_for(lb->port, "b1", 3000);
+}
+END_TEST
+
+/*
  * Keep-alive clients with requests in flight at every reload: backends
  * are added, reweighted, drained and removed under them. Every request
  * gets its 200, on the connection it was sent on.
@@ -528,6 +574,7 @@ ops_suite(void)
 		a_reload_adds_removes_and_reweights,
 		a_bad_file_is_refused_at_start_and_ignored_on_reload,
 		a_drained_backend_finishes_and_takes_nothing_new,
+		a_backend_listed_again_while_still_finishing_is_checked_first,
 		reloads_under_keep_alive_load_fail_nothing,
 		sighup_without_a_file_changes_nothing,
 		workers_share_one_view_of_health_and_one_status_page,
