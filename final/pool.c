@@ -38,6 +38,7 @@ static int sitting_out = -1;	/* failed a request: not in the next pick */
 
 static int ngone;		/* slots BE_GONE: pool_reap() has work */
 int pool_quiet;			/* a worker: the master says what happens */
+unsigned long long pool_requests_gone;	/* by backends whose slot was freed */
 int (*pool_busy_elsewhere)(struct backend *be);	/* workers.c's */
 
 /* ",weight=N,drain" after the address (opts without its comma): 0, or -1. */
@@ -500,6 +501,7 @@ pool_reap(void)
 			    "requests in all)", be->addr.str, be->requests);
 		if (be->addrs != NULL)
 			freeaddrinfo(be->addrs);
+		pool_requests_gone += be->requests;
 		memset(be, 0, sizeof(*be));	/* BE_FREE */
 		ngone--;
 	}

@@ -72,6 +72,7 @@ enum pool_how {
 extern struct backend *backends;
 extern int nbackends;
 extern int pool_quiet;
+extern unsigned long long pool_requests_gone;
 extern int (*pool_busy_elsewhere)(struct backend *be);
 
 int	pool_add(const char *arg, const char **why);

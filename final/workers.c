@@ -55,6 +55,7 @@
 struct share {
 	int	clients, lent, spare, tunnels;
 	unsigned long long tunnels_total;
+	unsigned long long requests_gone;	/* to backends removed since */
 	struct backend table[MAX_BACKENDS];	/* its backends[] */
 };
 
@@ -343,7 +344,7 @@ workers_info(int k, long *pid, unsigned long long *restarts, int *clients,
 	*pid = (long)workers[k].pid;
 	*restarts = workers[k].restarts;
 	*clients = shared[k].clients;
-	*requests = 0;
+	*requests = shared[k].requests_gone;
 	for (i = 0; i < MAX_BACKENDS; i++)
 		*requests += shared[k].table[i].requests;
 	return 0;
@@ -545,6 +546,7 @@ workers_publish(void)
 	s->clients = conn_count();
 	buf_counts(&s->lent, &s->spare);
 	conn_tunnels(&s->tunnels, &s->tunnels_total);
+	s->requests_gone = pool_requests_gone;
 }
 
 /*
@@ -565,6 +567,7 @@ become_worker(int k, int fd)
 	health_changed = NULL;
 	pool_quiet = 1;
 	pool_busy_elsewhere = NULL;
+	pool_requests_gone = 0;		/* the master's, not this worker's */
 	status_stop();
 	for (j = 0; j < nworkers; j++) {
 		timer_disarm(&workers[j].restart);

@@ -527,21 +527,30 @@ START_TEST(workers_reload_together_and_drain_together)
 	struct h_conn *slow;
 	struct h_resp r;
 	char want[256];
-	int sport, n1 = 0, n2 = 0;
+	int sport, n1 = 0, n2 = 0, before;
 
 	b1 = h_backend("b1", "-q", NULL);
 	b2 = h_backend("b2", "-q", NULL);
 	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
 	lb = lb_on_list(&sport, "-w", "2");
 	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	requests(lb->port, 10, &n1, &n2);	/* each worker its own turn */
+	ck_assert_int_eq(n1 + n2, 10);
+	before = n1;
 	write_list("127.0.0.1:%d\n", b2->port);
 	snprintf(want, sizeof(want), "removed 127.0.0.1:%d", b1->port);
 	reload(lb, want);
 	h_pause_ms(100);	/* the table on its way to the workers */
 	requests(lb->port, 30, &n1, &n2);
-	ck_assert_int_eq(n1, 0);
-	ck_assert_int_eq(n2, 30);
+	ck_assert_int_eq(n1, before);
+	ck_assert_int_eq(n1 + n2, 40);
 	ck_assert_int_eq(occurrences(lb->err, "reload of"), 1);
+	/* What a worker served stays its, with the backend gone. */
+	snprintf(want, sizeof(want), "127.0.0.1:%d removed: its last request "
+	    "is done", b1->port);
+	ck_assert(h_wait_for_text(lb->err, want, h_scaled(2000)));
+	ck_assert_int_eq(worker_fact(sport, 0, "requests") +
+	    worker_fact(sport, 1, "requests"), 40);
 
 	/*
 	 * While a slow request finishes, nobody may take a new connection
