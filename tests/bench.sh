@@ -34,18 +34,9 @@ SECS=${RUN_SECONDS:-2}
 LOADS=${LOADS:-10 50 100 200 400 800}
 CLOSE_LOADS=${CLOSE_LOADS-10 100}
 BALANCERS=${BALANCERS:-final haproxy nginx pen lesson3 final-w2 haproxy-t2}
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+me=bench
+. "$(dirname "$0")/script.sh"
 out=$here/logs/bench
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	[ -n "$pids" ] && kill $pids 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "bench: $*" >&2; exit 1; }
 
 for t in wrk nginx; do
 	command -v $t >/dev/null || fail "needs $t (Debian: apt-get install $t)"

@@ -216,6 +216,30 @@ START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
 }
 END_TEST
 
+/*
+ * b1 and b2 on the list, lb on it (status page on *sport), and a request
+ * that b1 (the first pick) answers after delay_ms, in flight on *slow.
+ */
+static struct h_proc *
+lb_with_slow_request(struct h_proc **b1, struct h_proc **b2, int *sport,
+    struct h_conn **slow, int delay_ms)
+{
+	struct h_proc *lb;
+	char req[100];
+
+	*b1 = h_backend("b1", "-q", NULL);
+	*b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", (*b1)->port, (*b2)->port);
+	lb = lb_on_list(sport, NULL, NULL);
+	ck_assert_int_eq(h_wait_port(*sport, h_scaled(2000)), 0);
+	ck_assert_ptr_nonnull(*slow = h_connect(lb->port));
+	snprintf(req, sizeof(req), "GET /slow?delay=%d HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", delay_ms);
+	ck_assert_int_eq(h_sends(*slow, req), 0);
+	h_pause_ms(100);
+	return lb;
+}
+
 START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
 {
 	struct h_proc *b1, *b2, *lb;
@@ -225,17 +249,8 @@ START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
 	long checks;
 	int sport;
 
-	b1 = h_backend("b1", "-q", NULL);
-	b2 = h_backend("b2", "-q", NULL);
-	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
-	lb = lb_on_list(&sport, NULL, NULL);
-	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
-
 	/* The first request goes to b1: a slow one, in flight on the drain. */
-	ck_assert_ptr_nonnull(slow = h_connect(lb->port));
-	ck_assert_int_eq(h_sends(slow, "GET /slow?delay=800 HTTP/1.1\r\n"
-	    "Host: x\r\n\r\n"), 0);
-	h_pause_ms(100);
+	lb = lb_with_slow_request(&b1, &b2, &sport, &slow, 800);
 	write_list("127.0.0.1:%d,drain\n127.0.0.1:%d\n", b1->port, b2->port);
 	snprintf(want, sizeof(want), "changed 127.0.0.1:%d (weight 1, drain)",
 	    b1->port);
@@ -292,17 +307,7 @@ START_TEST(a_backend_listed_again_while_still_finishing_is_checked_first)
 	char want[200], v[64];
 	int sport;
 
-	b1 = h_backend("b1", "-q", NULL);
-	b2 = h_backend("b2", "-q", NULL);
-	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
-	lb = lb_on_list(&sport, NULL, NULL);
-	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
-	ck_assert_ptr_nonnull(slow = h_connect(lb->port));	/* to b1 */
-	snprintf(want, sizeof(want), "GET /slow?delay=%d HTTP/1.1\r\n"
-	    "Host: x\r\n\r\n", h_scaled(2000));
-	ck_assert_int_eq(h_sends(slow, want), 0);
-	h_pause_ms(100);
-
+	lb = lb_with_slow_request(&b1, &b2, &sport, &slow, h_scaled(2000));
 	write_list("127.0.0.1:%d\n", b2->port);
 	snprintf(want, sizeof(want), "removed 127.0.0.1:%d", b1->port);
 	reload(lb, want);
