@@ -1042,30 +1042,39 @@ h_backend_stat(int port, const char *name)
 	return n;
 }
 
+/*
+ * The value of the first header called name in head (a status or
+ * request line, then headers), copied to out (n bytes); or NULL.
+ */
+const char *
+h_head_value(const char *head, const char *name, char *out, size_t n)
+{
+	size_t len = strlen(name);
+	const char *p, *v, *e;
+
+	for (p = strstr(head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (strncasecmp(p, name, len) != 0 || p[len] != ':')
+			continue;
+		for (v = p + len + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		e = strstr(v, "\r\n");
+		snprintf(out, n, "%.*s", (int)(e - v), v);
+		return out;
+	}
+	return NULL;
+}
+
 /* The value of the first header called name (a static copy), or NULL. */
 const char *
 h_header(const struct h_resp *r, const char *name)
 {
 	static char vals[4][1024];
 	static int next;
-	size_t n = strlen(name);
-	const char *p, *v, *e;
-	char *out;
 
 	if (r->head == NULL)
 		return NULL;
-	for (p = strstr(r->head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
-		p += 2;
-		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
-			continue;
-		for (v = p + n + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		e = strstr(v, "\r\n");
-		out = vals[next++ % 4];
-		snprintf(out, sizeof(vals[0]), "%.*s", (int)(e - v), v);
-		return out;
-	}
-	return NULL;
+	return h_head_value(r->head, name, vals[next++ % 4], sizeof(vals[0]));
 }
 
 int

@@ -93,6 +93,8 @@ int	 h_peer_closed_silently(struct h_conn *c, int ms);
 void	 h_close(struct h_conn *c);
 int	 h_request(int port, const char *raw, struct h_resp *r);
 const char *h_header(const struct h_resp *r, const char *name);
+const char *h_head_value(const char *head, const char *name, char *out,
+	    size_t n);
 int	 h_header_count(const struct h_resp *r, const char *name);
 void	 h_resp_free(struct h_resp *r);
 long	 h_backend_stat(int port, const char *name);	/* "requests " */

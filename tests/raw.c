@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -186,20 +185,8 @@ const char *
 raw_header(const struct raw_conn *rc, const char *name)
 {
 	static char val[1024];
-	size_t n = strlen(name);
-	const char *p, *v, *e;
 
-	for (p = strstr(rc->head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
-		p += 2;
-		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
-			continue;
-		for (v = p + n + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		e = strstr(v, "\r\n");
-		snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
-		return val;
-	}
-	return NULL;
+	return h_head_value(rc->head, name, val, sizeof(val));
 }
 
 const char *

@@ -217,21 +217,34 @@ START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
 END_TEST
 
 /*
- * b1 and b2 on the list, lb on it (status page on *sport), and a request
- * that b1 (the first pick) answers after delay_ms, in flight on *slow.
+ * b1 and b2 on the list, and lb on it (with opt val, if opt is not NULL),
+ * its status page up on *sport.
+ */
+static struct h_proc *
+lb_on_two(struct h_proc **b1, struct h_proc **b2, int *sport,
+    const char *opt, const char *val)
+{
+	struct h_proc *lb;
+
+	*b1 = h_backend("b1", "-q", NULL);
+	*b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", (*b1)->port, (*b2)->port);
+	lb = lb_on_list(sport, opt, val);
+	ck_assert_int_eq(h_wait_port(*sport, h_scaled(2000)), 0);
+	return lb;
+}
+
+/*
+ * lb_on_two(), and a request that b1 (the first pick) answers after
+ * delay_ms, in flight on *slow.
  */
 static struct h_proc *
 lb_with_slow_request(struct h_proc **b1, struct h_proc **b2, int *sport,
     struct h_conn **slow, int delay_ms)
 {
-	struct h_proc *lb;
+	struct h_proc *lb = lb_on_two(b1, b2, sport, NULL, NULL);
 	char req[100];
 
-	*b1 = h_backend("b1", "-q", NULL);
-	*b2 = h_backend("b2", "-q", NULL);
-	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", (*b1)->port, (*b2)->port);
-	lb = lb_on_list(sport, NULL, NULL);
-	ck_assert_int_eq(h_wait_port(*sport, h_scaled(2000)), 0);
 	ck_assert_ptr_nonnull(*slow = h_connect(lb->port));
 	snprintf(req, sizeof(req), "GET /slow?delay=%d HTTP/1.1\r\n"
 	    "Host: x\r\n\r\n", delay_ms);
@@ -454,11 +467,7 @@ START_TEST(workers_share_one_view_of_health_and_one_status_page)
 	long checks;
 	int sport, n1 = 0, n2 = 0, k;
 
-	b1 = h_backend("b1", "-q", NULL);
-	b2 = h_backend("b2", "-q", NULL);
-	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
-	lb = lb_on_list(&sport, "-w", "2");
-	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	lb = lb_on_two(&b1, &b2, &sport, "-w", "2");
 	requests(lb->port, 40, &n1, &n2);
 	ck_assert_int_eq(n1 + n2, 40);
 
@@ -534,11 +543,7 @@ START_TEST(workers_reload_together_and_drain_together)
 	char want[256];
 	int sport, n1 = 0, n2 = 0, before;
 
-	b1 = h_backend("b1", "-q", NULL);
-	b2 = h_backend("b2", "-q", NULL);
-	write_list("127.0.0.1:%d\n127.0.0.1:%d\n", b1->port, b2->port);
-	lb = lb_on_list(&sport, "-w", "2");
-	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	lb = lb_on_two(&b1, &b2, &sport, "-w", "2");
 	requests(lb->port, 10, &n1, &n2);	/* each worker its own turn */
 	ck_assert_int_eq(n1 + n2, 10);
 	before = n1;
