@@ -197,24 +197,38 @@ h_free_port(void)
 }
 
 /*
- * A blocking connection to 127.0.0.1:port, or -1. rcvbuf > 0: that
- * small a receive buffer (set before connect, so the window is small
- * from the start): a client that cannot take much at a time.
+ * A TCP socket, and 127.0.0.1:port in *sin; -1 if there is none. rcvbuf
+ * > 0: that small a receive buffer, set before connect() or listen() so
+ * the window is small from the start.
  */
-static int
-dial(int port, int rcvbuf)
+int
+h_loopback_socket(int port, int rcvbuf, struct sockaddr_in *sin)
 {
-	struct sockaddr_in sin;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
 	if (rcvbuf > 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((unsigned short)port);
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin->sin_port = htons((unsigned short)port);
+	return fd;
+}
+
+/*
+ * A blocking connection to 127.0.0.1:port, or -1 (errno says why).
+ * rcvbuf > 0: a client that cannot take much at a time.
+ */
+static int
+dial(int port, int rcvbuf)
+{
+	struct sockaddr_in sin;
+	int fd = h_loopback_socket(port, rcvbuf, &sin);
+
+	if (fd < 0)
+		return -1;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int e = errno;	/* the caller may ask why */
 

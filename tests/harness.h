@@ -15,6 +15,7 @@
 #define HARNESS_H
 
 #include <sys/types.h>
+#include <netinet/in.h>
 #include <check.h>
 #include <stddef.h>
 
@@ -61,6 +62,7 @@ int	 h_instrumented(void);	/* lb under valgrind or ASan */
 const char *h_lb_path(void);
 int	 h_free_port(void);
 int	 h_wait_port(int port, int ms);
+int	 h_loopback_socket(int port, int rcvbuf, struct sockaddr_in *sin);
 int	 h_wait_refused(int port, int ms);	/* nothing listens there */
 
 struct h_proc *h_spawn(const char *name, char *const argv[], int wrap);
