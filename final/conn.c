@@ -1472,10 +1472,34 @@ add_client(int fd)
 	update(c);
 }
 
-int
-conn_listen(int lfd)
+/*
+ * A -w worker is full at its -m clients, or when fewer descriptors than
+ * FD_MARGIN are left under FD_SETSIZE: a client and its backend take two,
+ * and a process holds a few it does not watch (stdio, a signal pipe, a
+ * paused listener).
+ */
+#define FD_MARGIN	16
+
+static int
+worker_full(void)
 {
-	return loop_listen(&listener, lfd, add_client);
+	return nclients >= cfg.max_conns || loop_room() < FD_MARGIN;
+}
+
+/*
+ * Accept clients on lfd. shared: other processes (-w workers) accept on
+ * it too, so when this one is full it takes none, and they do. Alone,
+ * a client over the limit is taken and answered 503 (refuse()), since
+ * nobody else would ever answer it.
+ */
+int
+conn_listen(int lfd, int shared)
+{
+	if (loop_listen(&listener, lfd, add_client) < 0)
+		return -1;
+	if (shared)
+		listener.full = worker_full;
+	return 0;
 }
 
 /* SIGTERM: stop accepting; idle clients go now, busy ones when done. */

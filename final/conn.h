@@ -5,7 +5,7 @@
 #ifndef CONN_H
 #define CONN_H
 
-int	conn_listen(int lfd);	/* start accepting on lfd */
+int	conn_listen(int lfd, int shared);	/* start accepting on lfd */
 void	conn_drain(void);	/* SIGTERM: finish what is in flight */
 int	conn_count(void);	/* clients still connected */
 void	conn_tunnels(int *open, unsigned long long *total);	/* after 101 */

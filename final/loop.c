@@ -34,6 +34,7 @@ static struct watch watches[FD_SETSIZE];
 static fd_set want_rd, want_wr;	/* what watches[] says, kept as fd sets */
 static fd_set ready_rd;		/* what this pass's select() found readable */
 static int maxfd = -1;
+static int nwatched;		/* descriptors in watches[] */
 static unsigned long pass;
 static double now;
 
@@ -67,6 +68,8 @@ loop_watch(int fd, int events, loop_fn *fn, void *arg)
 {
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return -1;
+	if (watches[fd].fn == NULL)
+		nwatched++;
 	if (watches[fd].fn != fn || watches[fd].arg != arg)
 		watches[fd].since = pass;	/* a new owner: see dispatch */
 	watches[fd].events = events;
@@ -90,6 +93,8 @@ loop_unwatch(int fd)
 {
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return;
+	if (watches[fd].fn != NULL)
+		nwatched--;
 	memset(&watches[fd], 0, sizeof(watches[fd]));
 	FD_CLR(fd, &want_rd);
 	FD_CLR(fd, &want_wr);
@@ -236,7 +241,10 @@ dispatch(fd_set *rd, fd_set *wr, int top)
  * Take the waiting connections, a bounded batch per pass so one busy
  * listener cannot starve the rest. Out of descriptors (EMFILE), the
  * listening socket stays readable and select() would spin: stop
- * watching it for 100 ms.
+ * watching it for 100 ms. A listener with a full() says when to take no
+ * client at all (a -w worker at its limit, whose siblings accept on the
+ * same socket): the client stays in the kernel's queue for one of them,
+ * and this one looks again in 10 ms.
  */
 static void
 on_listen(void *arg, int fd, int events)
@@ -246,6 +254,11 @@ on_listen(void *arg, int fd, int events)
 
 	(void)events;
 	for (i = 0; i < 64; i++) {
+		if (l->full != NULL && l->full()) {
+			loop_unwatch(fd);
+			timer_arm(&l->pause, loop_now() + 0.01);
+			break;
+		}
 		if ((cfd = accept(fd, NULL, NULL)) >= 0) {
 			l->fn(cfd);
 			continue;
@@ -272,6 +285,7 @@ loop_listen(struct listener *l, int fd, void (*fn)(int fd))
 {
 	l->fd = fd;
 	l->fn = fn;
+	l->full = NULL;
 	timer_init(&l->pause, resume_listen, l);
 	return loop_watch(fd, EV_READ, on_listen, l);
 }
@@ -347,6 +361,17 @@ loop_readable_now(int fd)
 {
 	return fd >= 0 && fd < FD_SETSIZE && watches[fd].since != pass &&
 	    FD_ISSET(fd, &ready_rd);
+}
+
+/*
+ * How many more descriptors select() could watch. A new descriptor is
+ * the lowest one free, so while this is above a few, the next accept()
+ * and its backend's socket() both stay below FD_SETSIZE.
+ */
+int
+loop_room(void)
+{
+	return FD_SETSIZE - nwatched;
 }
 
 void

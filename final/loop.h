@@ -33,16 +33,18 @@ void	timer_disarm(struct timer *t);
 struct listener {
 	int	fd;		/* -1 once closed */
 	void	(*fn)(int fd);
+	int	(*full)(void);	/* NULL, or: take no client now (see on_listen) */
 	struct timer pause;	/* out of descriptors: accept again later */
 };
 
-#define LISTENER_INIT	{ -1, NULL, { 0, NULL, NULL, -1, 0 } }
+#define LISTENER_INIT	{ -1, NULL, NULL, { 0, NULL, NULL, -1, 0 } }
 
 int	loop_listen(struct listener *l, int fd, void (*fn)(int fd));
 void	loop_unlisten(struct listener *l);	/* stop, close */
 int	loop_run_once(void);		/* one select() and its dispatch */
 int	loop_run_wait(double max_s);	/* the same, sleeping max_s at most */
 int	loop_readable_now(int fd);	/* select() said so, this pass */
+int	loop_room(void);		/* descriptors select() could still watch */
 void	loop_free(void);
 
 #endif

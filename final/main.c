@@ -588,7 +588,7 @@ static int
 worker_run(void)
 {
 	timer_disarm(&drain_timer);
-	if (setup_signals() < 0 || conn_listen(workers_listen_fd()) < 0)
+	if (setup_signals() < 0 || conn_listen(workers_listen_fd(), 1) < 0)
 		return 1;
 	return serve();
 }
@@ -607,7 +607,7 @@ main(int argc, char **argv)
 		return 1;
 	announce();
 	if (cfg.workers > 1 ? workers_start(cfg.workers, lfd, worker_run) < 0 :
-	    conn_listen(lfd) < 0)
+	    conn_listen(lfd, 0) < 0)
 		return 1;
 	health_start();
 	return serve();

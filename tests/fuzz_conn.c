@@ -467,7 +467,7 @@ setup(void)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", bport);
 	check(pool_add(addr, &why) == 0 && pool_resolve() == 0, "backend");
 	lfd = loopback_listener(&lport);
-	check(conn_listen(lfd) == 0, "listen");
+	check(conn_listen(lfd, 0) == 0, "listen");
 	check((client_sent = malloc(MAX_INPUT)) != NULL, "memory");
 }
 

@@ -586,6 +586,45 @@ START_TEST(workers_reload_together_and_drain_together)
 }
 END_TEST
 
+/*
+ * -w 2 -m 3: a worker with its 3 clients leaves the next ones to the
+ * other worker, which has room, instead of taking them only to answer
+ * 503 (which once happened whenever one worker won most of the accepts).
+ * With both full, a newcomer waits in the kernel's queue until a client
+ * leaves, then is served.
+ */
+START_TEST(a_full_worker_leaves_new_clients_to_the_others)
+{
+	enum { N = 6 };
+	struct h_proc *b1, *lb;
+	struct h_conn *c[N + 1];
+	struct h_resp r;
+	char *args[] = { "-f", (char *)list_path(), "-w", "2", "-m", "3",
+	    NULL };
+	int i;
+
+	b1 = h_backend("b1", "-q", NULL);
+	write_list("127.0.0.1:%d\n", b1->port);
+	lb = h_lb_args(args);
+	for (i = 0; i < N + 1; i++)	/* all queued before any is served */
+		ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(h_sends(c[i], GET), 0);
+		ck_assert_int_eq(h_read_response(c[i], &r, 0,
+		    h_scaled(H_TIMEOUT_MS)), 0);
+		ck_assert_msg(r.status == 200, "client %d of %d: status %d", i +
+		    1, N, r.status);
+		h_resp_free(&r);
+	}
+	ck_assert_int_eq(h_sends(c[N], GET), 0);
+	ck_assert_int_eq(h_read_response(c[N], &r, 0, 300), -1);
+	h_close(c[0]);
+	ck_assert_int_eq(h_read_response(c[N], &r, 0, h_scaled(2000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -599,6 +638,7 @@ ops_suite(void)
 		workers_share_one_view_of_health_and_one_status_page,
 		a_dead_worker_is_started_again,
 		workers_reload_together_and_drain_together,
+		a_full_worker_leaves_new_clients_to_the_others,
 		NULL
 	};
 
