@@ -609,6 +609,8 @@ connect_next(struct client *c)
 		c->state = C_CONNECT;
 		timer_arm(&c->timer, loop_now() + cfg.connect_ms / 1e3);
 		update(c);
+	} else if ((errno == EMFILE || errno == ENFILE) && pool_shed_idle()) {
+		connect_next(c);	/* an idle connection made way */
 	} else if (errno == EMFILE || errno == ENFILE) {
 		answer_short_of(c, "sockets");
 	} else {
@@ -1473,17 +1475,18 @@ add_client(int fd)
 }
 
 /*
- * A -w worker is full at its -m clients, or when fewer descriptors than
- * FD_MARGIN are left under FD_SETSIZE: a client and its backend take two,
- * and a process holds a few it does not watch (stdio, a signal pipe, a
- * paused listener).
+ * A -w worker is full at its -m clients, or when one more client could
+ * take its descriptors past FD_SETSIZE: a client and its backend take two
+ * (idle pooled ones make way: pool_shed_idle()), and FD_MARGIN are for
+ * the rest (stdio, the signal pipe and socketpair, the listener).
  */
 #define FD_MARGIN	16
 
 static int
 worker_full(void)
 {
-	return nclients >= cfg.max_conns || loop_room() < FD_MARGIN;
+	return nclients >= cfg.max_conns ||
+	    2 * (nclients + 1) + FD_MARGIN > FD_SETSIZE;
 }
 
 /*

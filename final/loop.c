@@ -34,7 +34,6 @@ static struct watch watches[FD_SETSIZE];
 static fd_set want_rd, want_wr;	/* what watches[] says, kept as fd sets */
 static fd_set ready_rd;		/* what this pass's select() found readable */
 static int maxfd = -1;
-static int nwatched;		/* descriptors in watches[] */
 static unsigned long pass;
 static double now;
 
@@ -68,8 +67,6 @@ loop_watch(int fd, int events, loop_fn *fn, void *arg)
 {
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return -1;
-	if (watches[fd].fn == NULL)
-		nwatched++;
 	if (watches[fd].fn != fn || watches[fd].arg != arg)
 		watches[fd].since = pass;	/* a new owner: see dispatch */
 	watches[fd].events = events;
@@ -93,8 +90,6 @@ loop_unwatch(int fd)
 {
 	if (fd < 0 || fd >= FD_SETSIZE)
 		return;
-	if (watches[fd].fn != NULL)
-		nwatched--;
 	memset(&watches[fd], 0, sizeof(watches[fd]));
 	FD_CLR(fd, &want_rd);
 	FD_CLR(fd, &want_wr);
@@ -361,17 +356,6 @@ loop_readable_now(int fd)
 {
 	return fd >= 0 && fd < FD_SETSIZE && watches[fd].since != pass &&
 	    FD_ISSET(fd, &ready_rd);
-}
-
-/*
- * How many more descriptors select() could watch. A new descriptor is
- * the lowest one free, so while this is above a few, the next accept()
- * and its backend's socket() both stay below FD_SETSIZE.
- */
-int
-loop_room(void)
-{
-	return FD_SETSIZE - nwatched;
 }
 
 void

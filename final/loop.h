@@ -44,7 +44,6 @@ void	loop_unlisten(struct listener *l);	/* stop, close */
 int	loop_run_once(void);		/* one select() and its dispatch */
 int	loop_run_wait(double max_s);	/* the same, sleeping max_s at most */
 int	loop_readable_now(int fd);	/* select() said so, this pass */
-int	loop_room(void);		/* descriptors select() could still watch */
 void	loop_free(void);
 
 #endif

@@ -717,6 +717,31 @@ pool_give_back(struct bconn *bc, int reusable)
 	timer_arm(&bc->timer, loop_now() + cfg.pool_ms / 1e3);
 }
 
+/*
+ * lb is short of descriptors (socket() failed, or gave one select()
+ * cannot watch): an idle connection is worth less than a request, so
+ * one goes, from the backend that keeps the most. 1 if one was closed.
+ */
+int
+pool_shed_idle(void)
+{
+	struct backend *most = NULL;
+	struct bconn *bc;
+	int i;
+
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].nidle > 0 && (most == NULL ||
+		    backends[i].nidle > most->nidle))
+			most = &backends[i];
+	if (most == NULL)
+		return 0;
+	bc = most->idle;
+	most->idle = bc->next;
+	most->nidle--;
+	bconn_close(bc);
+	return 1;
+}
+
 /* Close be's idle connections: it is drained or gone. */
 static void
 close_idle(struct backend *be)

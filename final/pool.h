@@ -91,6 +91,7 @@ void	pool_failed(const struct backend *be);
 struct bconn *pool_take(struct backend *be);
 struct bconn *pool_new(struct backend *be, int fd);
 void	pool_give_back(struct bconn *bc, int reusable);
+int	pool_shed_idle(void);	/* short of descriptors: close an idle one */
 void	pool_free(void);
 
 #endif

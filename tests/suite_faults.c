@@ -725,6 +725,55 @@ END_TEST
  * answer, or a 503), whether its own descriptor or its backend's is the
  * one select() cannot watch.
  */
+/*
+ * Short of descriptors, an idle pooled backend connection is worth less
+ * than a request: one is closed to make way, where a 503 came before.
+ * With RLIMIT_NOFILE 24, 8 clients leave 8 idle connections in the pools;
+ * 8 more clients then POST (never sent on a pooled connection: each needs
+ * a socket of its own), which only fits if the idle ones make way.
+ */
+START_TEST(idle_pooled_connections_make_way_for_requests)
+{
+	enum { N = 8 };
+	static const char post[] = "POST /p HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\n\r\nhi";
+	struct h_proc *be[2], *lb;
+	struct h_conn *c[N];
+	struct h_resp r;
+	struct rlimit old, low;
+	int i, round;
+
+	if (getenv("LB_WRAP") != NULL && *getenv("LB_WRAP") != '\0') {
+		h_skip("valgrind needs descriptors of its own");
+		return;
+	}
+	be[0] = h_backend("b1", "-q", NULL);
+	be[1] = h_backend("b2", "-q", NULL);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 24;
+	setrlimit(RLIMIT_NOFILE, &low);
+	lb = h_lb(2, be, "-i", "60000", NULL);
+	setrlimit(RLIMIT_NOFILE, &old);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < N; i++) {
+			ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
+			ck_assert_int_eq(h_sends(c[i], round == 0 ?
+			    "GET / HTTP/1.1\r\nHost: x\r\n\r\n" : post), 0);
+		}
+		for (i = 0; i < N; i++) {
+			ck_assert_int_eq(h_read_response(c[i], &r, 0,
+			    h_scaled(H_TIMEOUT_MS)), 0);
+			ck_assert_msg(r.status == 200, "round %d, client %d: "
+			    "%d", round, i, r.status);
+			h_resp_free(&r);
+			h_close(c[i]);
+		}
+		h_pause_ms(100);	/* the clients' descriptors back */
+	}
+}
+END_TEST
+
 START_TEST(descriptors_past_fd_setsize_are_answered)
 {
 	enum { N = FD_SETSIZE + 20, ASK = 60 };
@@ -1125,6 +1174,7 @@ faults_suite(void)
 		a_trickled_head_on_a_kept_connection_gets_408,
 		an_absolute_target_names_the_host,
 		descriptors_past_fd_setsize_are_answered,
+		idle_pooled_connections_make_way_for_requests,
 		a_backend_killed_under_load_strands_nobody,
 		a_get_is_retried_and_a_post_never_resent,
 		a_backend_connection_close_is_honoured,
