@@ -334,7 +334,8 @@ END {
 }' "$out/results.txt" | tee "$out/table.txt"
 status=$?
 
-# The chart: req/s and p99 against keep-alive clients, one line each.
+# The chart: req/s and p99 against keep-alive clients, one line each,
+# the mean of the rounds (the table gives medians).
 if command -v gnuplot >/dev/null; then
 	for b in $BALANCERS; do
 		awk -v b=$b '$1 == b && $2 == "ka" && $4 != "skip" && NF > 4 {
