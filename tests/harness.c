@@ -40,6 +40,7 @@
 
 static struct h_proc procs[MAX_PROCS];
 static int nprocs;
+static long next_fd_limit;	/* h_fd_limit(): for the next h_spawn() */
 static struct h_conn *conns[MAX_CONNS];
 static pid_t guard_owner;
 static int guard_fd = -1;
@@ -366,12 +367,38 @@ h_spawn(const char *name, char *const argv[], int wrap)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		child_setup(p);
+		if (next_fd_limit > 0) {
+			struct rlimit rl;
+
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = (rlim_t)next_fd_limit;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		execvp(args[0], args);
 		fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));
 		_exit(127);
 	}
+	next_fd_limit = 0;
 	track(p, pid);
 	return p;
+}
+
+/*
+ * The next program started may open at most n descriptors. 0 under
+ * valgrind, which needs descriptors of its own (and a SKIPPED line says
+ * so): the test cannot run there.
+ */
+int
+h_fd_limit(long n)
+{
+	const char *wrap = getenv("LB_WRAP");
+
+	if (wrap != NULL && *wrap != '\0') {
+		h_skip("valgrind needs descriptors of its own");
+		return 0;
+	}
+	next_fd_limit = n;
+	return 1;
 }
 
 struct h_proc *

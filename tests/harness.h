@@ -103,7 +103,8 @@ long	 h_backend_stat(int port, const char *name);	/* "requests " */
 void	 h_sum_hex(const void *p, size_t n, char out[17]);
 void	 h_expect_sent_body(const struct h_resp *r, size_t len);
 
-int	 h_raise_fd_limit(long want);	/* ours and our children's; 0: no */
+int	 h_raise_fd_limit(long want);
+int	 h_fd_limit(long n);	/* for the next program started; 0: skip */	/* ours and our children's; 0: no */
 int	 h_fd_count(pid_t pid);		/* -1: cannot tell here */
 long	 h_cpu_ms(pid_t pid);		/* -1: cannot tell here */
 long	 h_rss_kb(pid_t pid);

@@ -740,21 +740,13 @@ START_TEST(idle_pooled_connections_make_way_for_requests)
 	struct h_proc *be[2], *lb;
 	struct h_conn *c[N];
 	struct h_resp r;
-	struct rlimit old, low;
 	int i, round;
 
-	if (getenv("LB_WRAP") != NULL && *getenv("LB_WRAP") != '\0') {
-		h_skip("valgrind needs descriptors of its own");
-		return;
-	}
 	be[0] = h_backend("b1", "-q", NULL);
 	be[1] = h_backend("b2", "-q", NULL);
-	getrlimit(RLIMIT_NOFILE, &old);
-	low = old;
-	low.rlim_cur = 24;
-	setrlimit(RLIMIT_NOFILE, &low);
+	if (!h_fd_limit(24))
+		return;
 	lb = h_lb(2, be, "-i", "60000", NULL);
-	setrlimit(RLIMIT_NOFILE, &old);
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < N; i++) {
 			ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
