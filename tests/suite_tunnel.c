@@ -294,7 +294,8 @@ big_echo(struct ws *w, unsigned long long len, int read_ms, int sport,
 	unsigned char head[WS_HEAD_MAX], piece[16384];
 	unsigned long long sent = 0, got = 0, i;
 	size_t hn = ws_frame_head(head, 1, WS_BINARY, key, len), hsent = 0;
-	long deadline = h_now_ms() + h_scaled(60000), next_look = 0;
+	/* Within Check's 30 s, so that a stall says how far it got. */
+	long deadline = h_now_ms() + h_scaled(20000), next_look = 0;
 	struct ws_head h;
 	int echo_head = 0, n, lent;
 
@@ -303,8 +304,8 @@ big_echo(struct ws *w, unsigned long long len, int read_ms, int sport,
 		struct pollfd p = { w->fd, POLLIN, 0 };
 		ssize_t r;
 
-		ck_assert_msg(h_now_ms() < deadline, "%llu of %llu bytes echoed",
-		    got, len);
+		ck_assert_msg(h_now_ms() < deadline, "%llu of %llu bytes echoed, "
+		    "%llu sent", got, len, sent);
 		if (sent < len || hsent < hn)
 			p.events |= POLLOUT;
 		poll(&p, 1, read_ms > 0 ? read_ms : 100);
