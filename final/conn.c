@@ -1122,7 +1122,7 @@ static void
 tunnel(struct client *c)
 {
 	ssize_t w;
-	int r, moved = 0;
+	int moved = 0;
 
 	assert(c->state == C_TUNNEL);
 	/* Upstream: what is left of the request (rare), then the client's. */
@@ -1142,16 +1142,24 @@ tunnel(struct client *c)
 			c->up_shut = 1;
 		}
 	}
-	/* Downstream: bin to out (the body of a response that never ends). */
+	/*
+	 * Downstream: bin to out (the body of a response that never ends),
+	 * for as long as the client takes all of out. Whatever take_body()
+	 * said, a write that empties out must go round again while bin
+	 * holds bytes: with out full it took nothing (NEED_ROOM), and if we
+	 * stopped there, a full bin would wait for an event that never
+	 * comes (no read of the backend with bin full, no write to the
+	 * client with out empty).
+	 */
 	do {
-		r = take_body(c);
+		take_body(c);	/* BAD can't be: out is bin, or already lent */
 		if ((w = tunnel_write(c->fd, c->out)) < 0) {
 			end_tunnel(c, 'C', 0, 1);	/* the client is gone */
 			return;
 		}
 		if (w > 0)
 			moved = 1;
-	} while (r == MOVED && w > 0 && buf_used(c->out) == 0);
+	} while (w > 0 && buf_used(c->out) == 0 && buf_used(c->bin) > 0);
 	if (c->backend_eof == B_RESET) {
 		end_tunnel(c, 'S', 1, 0);
 		return;
@@ -1401,6 +1409,8 @@ update(struct client *c)
 			bev |= EV_READ;
 		break;
 	case C_TUNNEL:
+		/* Bytes in bin wait only for out to drain, and out is watched. */
+		assert(buf_used(c->bin) == 0 || buf_used(c->out) > 0);
 		if (!c->client_eof && buf_room(c->in) > 0)
 			cev |= EV_READ;
 		if (buf_used(c->out) > 0)

@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "json.h"
+#include "raw.h"
 #include "suites.h"
 #include "ws.h"
 
@@ -481,6 +482,91 @@ START_TEST(large_frames_both_ways_with_backpressure)
 }
 END_TEST
 
+/* A raw backend: a 101, then FLOOD pattern bytes at once, then its FIN. */
+#define FLOOD	(8u << 20)
+
+static void
+flood_serve(struct raw_conn *rc, void *arg)
+{
+	static unsigned char piece[65536];
+	unsigned long long at, i;
+	size_t k;
+
+	(void)arg;
+	if (raw_head(rc, 5000) != 1 || raw_sendf(rc, "HTTP/1.1 101 Switching "
+	    "Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "\r\n") < 0)
+		return;
+	for (at = 0; at < FLOOD; at += k) {
+		k = FLOOD - at < sizeof(piece) ? (size_t)(FLOOD - at) :
+		    sizeof(piece);
+		for (i = 0; i < k; i++)
+			piece[i] = pattern(at + i);
+		if (raw_send(rc, piece, k) < 0)
+			return;
+	}
+	raw_fin(rc);
+}
+
+/*
+ * A tunnel that only one side talks in: the backend sends 8 MiB at once;
+ * the client says nothing, reads nothing for a while (every buffer on
+ * the way fills: the kernel's, then lb's out and bin), then reads what
+ * there is each millisecond through a small window. The first write
+ * that empties a full out must set bin moving again, as no other event
+ * will: the client sends nothing, and lb reads no backend into a full
+ * bin. Before, that write ended the pass and the tunnel stalled for
+ * good: here at 2,828,288 bytes every time; and once in about twenty
+ * runs of the suite, in the 8 MiB echo above.
+ */
+START_TEST(a_silent_client_reading_slowly_gets_every_byte)
+{
+	struct h_proc *raw = h_raw("raw", flood_serve, NULL), *lb;
+	struct h_conn *c;
+	char buf[4096];
+	unsigned long long got = 0;
+	long deadline;
+	int head = 0;
+	size_t i;
+	ssize_t r;
+
+	lb = h_lb(1, &raw, NULL);
+	c = h_connect_slow(lb->port, 1);
+	h_sends(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\n");
+	h_pause_ms(h_scaled(300));	/* every buffer on the way fills */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	deadline = h_now_ms() + h_scaled(20000);
+	for (;;) {
+		struct pollfd p = { c->fd, POLLIN, 0 };
+
+		ck_assert_msg(h_now_ms() < deadline, "%llu of %u bytes came",
+		    got, FLOOD);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		/* All there is, then a pause: lb's buffers fill again. */
+		while ((r = read(c->fd, buf, sizeof(buf))) > 0)
+			for (i = 0; i < (size_t)r; i++) {
+				if (head < 4) {	/* up to "\r\n\r\n" */
+					head = buf[i] == "\r\n\r\n"[head] ?
+					    head + 1 : buf[i] == '\r';
+					continue;
+				}
+				if ((unsigned char)buf[i] != pattern(got))
+					ck_abort_msg("byte %llu is wrong", got);
+				got++;
+			}
+		if (r == 0)
+			break;
+		ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK,
+		    "read: %s", strerror(errno));
+		h_pause_ms(1);
+	}
+	ck_assert_msg(got == FLOOD, "%llu of %u bytes came", got, FLOOD);
+	h_close(c);
+}
+END_TEST
+
 /*
  * Either side may end first. The backend: after "bye" it sends its
  * close frame and hangs up; the client gets both, then the end of the
@@ -696,6 +782,7 @@ tunnel_suite(void)
 		a_websocket_exchange_passes_through,
 		bytes_sent_early_both_ways_are_relayed,
 		large_frames_both_ways_with_backpressure,
+		a_silent_client_reading_slowly_gets_every_byte,
 		either_side_may_close_first,
 		a_silent_tunnel_is_closed_after_its_timeout,
 		a_101_nobody_asked_for_is_a_502,
