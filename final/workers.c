@@ -602,6 +602,7 @@ static void
 start_worker(int k)
 {
 	struct worker *w = &workers[k];
+	sigset_t all, old;
 	int sv[2];
 	pid_t pid;
 
@@ -612,7 +613,19 @@ start_worker(int k)
 		return;
 	}
 	log_flush();		/* nothing buffered is written twice */
-	if ((pid = fork()) < 0) {
+	/*
+	 * Until the child has made its own signal pipe, a signal to it would
+	 * run the master's handler, which writes to the master's pipe: a
+	 * SIGTERM meant for one new worker would stop them all. So signals
+	 * are blocked across fork(): in the master for an instant, in the
+	 * child until setup_signals() (main.c) unblocks them, and a signal
+	 * that came meanwhile is delivered then, to the worker's handler.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
 		log_event("worker %d: fork: %s; trying again in 1 s", k + 1,
 		    strerror(errno));
 		close(sv[0]);
