@@ -636,18 +636,21 @@ reset_exchange(struct client *c)
  * Waiting for "writable" first would cost a pass, and a wakeup, for a
  * socket that almost always has room.
  */
-static void
+static ssize_t
 send_up(struct client *c)
 {
 	ssize_t r;
 
 	if (c->rq == RQ_STOPPED || buf_used(c->up) == 0)
-		return;
+		return 0;
 	if ((r = buf_write(c->bfd, c->up)) < 0)
 		c->rq = RQ_STOPPED;	/* what it says comes by reading */
 	else if (r > 0)
 		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+	return r;
 }
+
+static void progress(struct client *c);
 
 /* The exchange starts: on a pooled connection, or a fresh one. */
 static void
@@ -655,8 +658,7 @@ start_exchange(struct client *c)
 {
 	c->state = C_PROXY;
 	timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
-	send_up(c);
-	update(c);
+	progress(c);	/* the request goes, as much as the backend takes */
 }
 
 /*
@@ -1036,17 +1038,28 @@ progress(struct client *c)
 	ssize_t w;
 
 	assert(c->state == C_PROXY);
-	if (pump_body(c) < 0) {
-		answer(c, 400, "Bad Request", "", "malformed chunked body");
-		return;
-	}
+	/*
+	 * Body bytes from in to up, and up to the backend, for as long as the
+	 * backend takes all of up. A write that empties up must go round
+	 * again while in holds body bytes: else the pass ends with bytes in
+	 * in, nothing in up to watch the backend for, and a client that has
+	 * sent everything will bring no event (as in tunnel()).
+	 */
+	do {
+		if (pump_body(c) < 0) {
+			answer(c, 400, "Bad Request", "",
+			    "malformed chunked body");
+			return;
+		}
+		w = send_up(c);
+	} while (w > 0 && buf_used(c->up) == 0 && c->rq == RQ_BODY &&
+	    buf_used(c->in) > 0);
 	if (c->client_eof && c->rq == RQ_BODY && buf_used(c->in) == 0) {
 		c->cause = 'C';
 		log_request(c, 499);	/* it left mid-body: nothing to finish */
 		close_client(c);
 		return;
 	}
-	send_up(c);
 	if (c->rq == RQ_IN && buf_used(c->up) == 0 && c->bfd >= 0)
 		request_sent(c);
 	/* Response bytes go to the client as soon as they are out's. */
@@ -1147,9 +1160,9 @@ tunnel(struct client *c)
 	 * for as long as the client takes all of out. Whatever take_body()
 	 * said, a write that empties out must go round again while bin
 	 * holds bytes: with out full it took nothing (NEED_ROOM), and if we
-	 * stopped there, a full bin would wait for an event that never
-	 * comes (no read of the backend with bin full, no write to the
-	 * client with out empty).
+	 * stopped there, bin's bytes would wait for an event that may never
+	 * come (nothing in out to watch the client for; the backend read
+	 * only while bin has room, and only if it says more).
 	 */
 	do {
 		take_body(c);	/* BAD can't be: out is bin, or already lent */
@@ -1397,6 +1410,9 @@ update(struct client *c)
 		bev = EV_WRITE;
 		break;
 	case C_PROXY:
+		/* Body bytes in in wait only for up to drain, which is watched. */
+		assert(c->rq != RQ_BODY || buf_used(c->in) == 0 ||
+		    buf_used(c->up) > 0);
 		if (c->rq == RQ_BODY && c->bfd >= 0 && !c->client_eof &&
 		    buf_room(c->in) > 0)
 			cev |= EV_READ;

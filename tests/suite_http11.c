@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"	/* final/'s BUF_SIZE */
 #include "harness.h"
 #include "json.h"
 #include "suites.h"
@@ -128,6 +129,51 @@ START_TEST(head_204_304_have_no_body)
 		h_resp_free(&r);
 		ask(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", &r, 200);
 		ck_assert_pstr_eq(h_header(&r, "X-Request-Target"), "/after");
+		h_resp_free(&r);
+	}
+}
+END_TEST
+
+/*
+ * A request that fits lb's buffer as it comes, but not once its head has
+ * grown by the lines lb adds (X-Forwarded-*): the last body bytes wait in
+ * `in` while `up` is full. Once the backend has taken all of `up` they
+ * must follow at once: the client has sent everything, and no event of
+ * its will come. Before, they waited for -t response (30 s), and the
+ * client got a 408 for a body it had sent whole. Every size across the
+ * edge, on a fresh backend connection (POST) and a pooled one (PUT).
+ */
+START_TEST(a_request_that_fills_the_buffer_is_sent_whole)
+{
+	static char req[BUF_SIZE + 256];
+	struct h_proc *be[1];
+	struct h_conn *c = h_connect(start(1, be, NULL));
+	const char *method;
+	char want[32], sum[17];
+	struct h_resp r;
+	int total, head, body;
+
+	for (total = BUF_SIZE - 160; total <= BUF_SIZE + 16; total++) {
+		method = total % 2 ? "PUT" : "POST";
+		/* The body's length has 5 digits all through the range. */
+		head = snprintf(req, sizeof(req), "%s /up HTTP/1.1\r\nHost: x"
+		    "\r\nContent-Length: 12345\r\n\r\n", method);
+		body = total - head;
+		ck_assert_int_ge(body, 10000);
+		ck_assert_int_le(body, 99999);
+		snprintf(req, sizeof(req), "%s /up HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Length: %d\r\n\r\n", method, body);
+		memset(req + head, 'a' + total % 26, (size_t)body);
+		ck_assert_int_eq(h_send(c, req, (size_t)total), 0);
+		ck_assert_msg(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS))
+		    == 0 && r.status == 200 && r.complete, "a %d-byte %s: no "
+		    "whole 200 within %d ms", total, method, H_TIMEOUT_MS);
+		snprintf(want, sizeof(want), "%d", body);
+		ck_assert_msg(strcmp(h_header(&r, "X-Body-Length"), want) == 0,
+		    "a %d-byte request: %s of %d body bytes", total,
+		    h_header(&r, "X-Body-Length"), body);
+		h_sum_hex(req + head, (size_t)body, sum);
+		ck_assert_pstr_eq(h_header(&r, "X-Body-Sum"), sum);
 		h_resp_free(&r);
 	}
 }
@@ -701,6 +747,7 @@ http11_suite(void)
 		pipelined_requests_come_back_in_order,
 		chunked_bodies_both_ways_byte_exact,
 		head_204_304_have_no_body,
+		a_request_that_fills_the_buffer_is_sent_whole,
 		expect_100_continue,
 		http_1_0_clients,
 		hop_by_hop_removed_and_forwarded_for_appended,
