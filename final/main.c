@@ -540,7 +540,10 @@ setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	if (!worker)
 		sigaction(SIGHUP, &sa, NULL);
-	/* A new worker was born with every signal blocked (workers.c). */
+	/*
+	 * Now let signals in: a new worker was born with every one blocked
+	 * (workers.c); lb itself starts with whatever mask it inherited.
+	 */
 	sigemptyset(&sa.sa_mask);
 	sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL);
 	return loop_watch(sig_pipe[0], EV_READ, on_signal_byte, NULL);

@@ -603,7 +603,7 @@ start_worker(int k)
 {
 	struct worker *w = &workers[k];
 	sigset_t all, old;
-	int sv[2];
+	int sv[2], err;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
@@ -623,11 +623,13 @@ start_worker(int k)
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((pid = fork()) != 0)
+	pid = fork();
+	err = errno;
+	if (pid != 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_event("worker %d: fork: %s; trying again in 1 s", k + 1,
-		    strerror(errno));
+		    strerror(err));
 		close(sv[0]);
 		close(sv[1]);
 		timer_arm(&w->restart, loop_now() + 1);
