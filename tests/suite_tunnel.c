@@ -523,10 +523,11 @@ START_TEST(a_silent_client_reading_slowly_gets_every_byte)
 {
 	struct h_proc *raw = h_raw("raw", flood_serve, NULL), *lb;
 	struct h_conn *c;
-	char buf[4096];
+	char buf[4096], first[16] = "";
 	unsigned long long got = 0;
 	long deadline;
-	int head = 0;
+	int head = 0, nfirst = 0;
+	struct pollfd p;
 	size_t i;
 	ssize_t r;
 
@@ -537,9 +538,9 @@ START_TEST(a_silent_client_reading_slowly_gets_every_byte)
 	h_pause_ms(h_scaled(300));	/* every buffer on the way fills */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	deadline = h_now_ms() + h_scaled(20000);
+	p.fd = c->fd;
+	p.events = POLLIN;
 	for (;;) {
-		struct pollfd p = { c->fd, POLLIN, 0 };
-
 		ck_assert_msg(h_now_ms() < deadline, "%llu of %u bytes came",
 		    got, FLOOD);
 		if (poll(&p, 1, 100) <= 0)
@@ -548,8 +549,14 @@ START_TEST(a_silent_client_reading_slowly_gets_every_byte)
 		while ((r = read(c->fd, buf, sizeof(buf))) > 0)
 			for (i = 0; i < (size_t)r; i++) {
 				if (head < 4) {	/* up to "\r\n\r\n" */
+					if (nfirst < (int)sizeof(first) - 1)
+						first[nfirst++] = buf[i];
 					head = buf[i] == "\r\n\r\n"[head] ?
 					    head + 1 : buf[i] == '\r';
+					if (head == 4)
+						ck_assert_msg(strncmp(first,
+						    "HTTP/1.1 101 ", 13) == 0,
+						    "not a 101: %.13s", first);
 					continue;
 				}
 				if ((unsigned char)buf[i] != pattern(got))
