@@ -1,45 +1,268 @@
 /*
- * log.c - access log on stdout, events on stderr.
+ * log.c - the access log on stdout, events on stderr; and neither may
+ * ever make the balancer wait for whoever reads it.
  *
- * stdout is fully buffered and flushed once per loop pass, so a busy
- * balancer pays one write() for many lines instead of one each. stderr
- * stays unbuffered: an event (a backend going down) must be seen now.
+ * Each log is a sink: a bounded buffer in front of its descriptor. A
+ * line goes into the buffer, and the buffer goes out when the descriptor
+ * takes it: the access log once a loop pass (one write() for many
+ * lines), the event log at once (a backend going down must be seen
+ * now). A reader that stops reading (a log shipper that hangs, a pipe
+ * to a `logger` that blocks) must not stop the loop, so the descriptors
+ * are non-blocking: write() then says EAGAIN instead of waiting, and the
+ * loop watches the descriptor for room. What does not fit in the buffer
+ * meanwhile is dropped and counted (the status page shows the count),
+ * with one event line when dropping starts and one when it ends: when
+ * the buffer has gone out whole. From then on the reader gets every line.
+ *
+ * A regular file is left blocking: a write() to one never waits for a
+ * reader, and making it non-blocking would change nothing.
  */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 
 #ifndef PIPE_BUF
 #define PIPE_BUF	_POSIX_PIPE_BUF	/* the least POSIX allows: 512 */
 #endif
 
-static char outbuf[1 << 16];
-static size_t buffered;		/* bytes in outbuf since the last flush */
-static int dirty;
-static size_t limit = sizeof(outbuf);	/* flush before going past it */
+#define CLOSE_WAIT_MS	1000	/* at exit: how long the last lines may take */
+
+/* One log: its descriptor and the lines waiting for it. */
+struct sink {
+	int	fd;
+	const char *name;
+	char	*buf;
+	size_t	cap, len;	/* buf[0..len) waits to be written */
+	size_t	limit;		/* at most this much a write(): log_worker() */
+	int	waiting;	/* write() said EAGAIN: the loop watches fd */
+	int	flags;		/* fd's flags before log_init(), or -1 */
+	unsigned long long dropped;	/* lines, since start */
+	unsigned long long stall;	/* lines dropped since dropping began */
+	double	stall_since;
+};
+
+static char access_buf[1 << 18], event_buf[1 << 16];
+static struct sink access_log = { 1, "access log", access_buf,
+	sizeof(access_buf), 0, sizeof(access_buf), 0, -1, 0, 0, 0 };
+static struct sink event_log = { 2, "event log", event_buf,
+	sizeof(event_buf), 0, sizeof(event_buf), 0, -1, 0, 0, 0 };
 static char who[32] = " lb: ";	/* " lb: worker 2: " in a worker */
 
-/*
- * A worker: its event lines say which worker (n > 0) they come from,
- * and its access log goes out PIPE_BUF bytes at most a write(), whole
- * lines only. Workers share stdout: POSIX makes a write of PIPE_BUF
- * bytes or less to a pipe atomic, so lines of two workers never mix.
- */
-void
-log_worker(int n)
+static void sink_flush(struct sink *s);
+
+/* Lines in p[0..n): what a drop of those bytes costs the reader. */
+static unsigned long long
+count_lines(const char *p, size_t n)
 {
-	snprintf(who, sizeof(who), " lb: worker %d: ", n);
-	limit = PIPE_BUF;
+	unsigned long long k = 0;
+	const char *q;
+
+	while (n > 0 && (q = memchr(p, '\n', n)) != NULL) {
+		k++;
+		n -= (size_t)(q + 1 - p);
+		p = q + 1;
+	}
+	return k;
+}
+
+/* k more lines will never be read: the first of a stall says so. */
+static void
+drop(struct sink *s, unsigned long long k)
+{
+	s->dropped += k;
+	if (k == 0)
+		return;
+	if (s->stall > 0) {
+		s->stall += k;
+		return;
+	}
+	s->stall = k;	/* first: the line below may be dropped too */
+	s->stall_since = loop_now();
+	log_event("%s: its reader is not keeping up: dropping lines until "
+	    "it does", s->name);
+}
+
+/* A line into s's buffer, or dropped (and counted) if it does not fit. */
+static void
+sink_put(struct sink *s, const char *line, size_t n)
+{
+	if (n > s->cap - s->len) {
+		drop(s, 1);
+		return;
+	}
+	memcpy(s->buf + s->len, line, n);
+	s->len += n;
+}
+
+/* The loop found room on a sink's descriptor. */
+static void
+on_room(void *arg, int fd, int events)
+{
+	struct sink *s = arg;
+
+	(void)events;
+	s->waiting = 0;
+	sink_flush(s);
+	if (!s->waiting)
+		loop_unwatch(fd);
+}
+
+/*
+ * How much of s to write from off: everything, or in a -w worker whole
+ * lines of PIPE_BUF bytes at most (a longer line in pieces).
+ */
+static size_t
+chunk(const struct sink *s, size_t off)
+{
+	size_t n = s->len - off;
+	const char *end;
+
+	if (n <= s->limit)
+		return n;
+	for (end = s->buf + off + s->limit; end > s->buf + off; end--)
+		if (end[-1] == '\n')
+			return (size_t)(end - (s->buf + off));
+	return s->limit;
+}
+
+/*
+ * Write what the descriptor takes now, and never wait for it. EAGAIN:
+ * the rest waits, watched. Any other error (EPIPE: nobody will ever
+ * read it): the buffer is dropped, counted.
+ */
+static void
+sink_flush(struct sink *s)
+{
+	size_t off = 0;
+	ssize_t w = 0;
+
+	while (off < s->len) {
+		w = write(s->fd, s->buf + off, chunk(s, off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (!s->waiting && loop_watch(s->fd, EV_WRITE, on_room, s) == 0)
+			s->waiting = 1;
+	} else if (w < 0) {
+		drop(s, count_lines(s->buf + off, s->len - off));
+		off = s->len;
+	}
+	memmove(s->buf, s->buf + off, s->len - off);
+	s->len -= off;
+	if (s->len == 0 && w > 0 && s->stall > 0) {
+		unsigned long long k = s->stall;
+
+		s->stall = 0;	/* the reader is back, and has every line */
+		log_event("%s: %llu line%s dropped in %.1f s while its reader "
+		    "was stalled; none since", s->name, k, k == 1 ? "" : "s",
+		    loop_now() - s->stall_since);
+	}
+}
+
+/* Never wait for a reader: a descriptor other than a file goes O_NONBLOCK. */
+static void
+sink_init(struct sink *s)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(s->fd, &st) < 0 || S_ISREG(st.st_mode) ||
+	    (fl = fcntl(s->fd, F_GETFL)) < 0 || (fl & O_NONBLOCK))
+		return;
+	if (fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		s->flags = fl;	/* put back at exit: the shell shares it */
+}
+
+/*
+ * At exit: what is left goes out if the reader takes it within
+ * CLOSE_WAIT_MS (else it is dropped), and the descriptor's flags are
+ * put back as they were.
+ */
+static void
+sink_close(struct sink *s, long ms)
+{
+	struct pollfd p;
+	double end = loop_clock() + ms / 1e3;
+
+	p.fd = s->fd;
+	p.events = POLLOUT;
+	for (;;) {
+		sink_flush(s);
+		if (s->len == 0 || loop_clock() >= end ||
+		    poll(&p, 1, (int)((end - loop_clock()) * 1000) + 1) < 0)
+			break;
+	}
+	if (s->waiting)
+		loop_unwatch(s->fd);
+	s->waiting = 0;
+	s->dropped += count_lines(s->buf, s->len);
+	s->len = 0;
+	if (s->flags >= 0)
+		fcntl(s->fd, F_SETFL, s->flags);
+	s->flags = -1;
 }
 
 void
 log_init(void)
 {
-	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	sink_init(&access_log);
+	sink_init(&event_log);
+}
+
+void
+log_close(void)
+{
+	sink_close(&access_log, CLOSE_WAIT_MS);
+	sink_close(&event_log, CLOSE_WAIT_MS);
+}
+
+/*
+ * A worker, just forked: its event lines say which worker (n > 0) they
+ * come from, and its logs go out PIPE_BUF bytes at most a write(),
+ * whole lines only. Workers share stdout and stderr: POSIX makes a
+ * write of PIPE_BUF bytes or less to a pipe atomic, so lines of two
+ * workers never mix. What the master had buffered is the master's to
+ * write, and the descriptors' flags are the master's to put back.
+ */
+void
+log_worker(int n)
+{
+	struct sink *s[2] = { &access_log, &event_log };
+	int i;
+
+	snprintf(who, sizeof(who), " lb: worker %d: ", n);
+	for (i = 0; i < 2; i++) {
+		if (s[i]->waiting)
+			loop_unwatch(s[i]->fd);
+		s[i]->waiting = 0;
+		s[i]->len = 0;
+		s[i]->limit = PIPE_BUF;
+		s[i]->flags = -1;
+		s[i]->dropped = s[i]->stall = 0;
+	}
+}
+
+void
+log_dropped(unsigned long long *access, unsigned long long *events)
+{
+	*access += access_log.dropped;
+	*events += event_log.dropped;
 }
 
 /* s at p: the end. */
@@ -157,17 +380,10 @@ log_access(const struct access *a)
 		p = put_num(p, (unsigned long long)a->retries, 1);
 	}
 	*p++ = '\n';
-	/* Flushed before a line that would not fit, never in the middle. */
-	if (buffered + (size_t)(p - line) > limit) {
-		fflush(stdout);
-		buffered = 0;
-	}
-	fwrite(line, 1, (size_t)(p - line), stdout);
-	buffered += (size_t)(p - line);
-	dirty = 1;
+	sink_put(&access_log, line, (size_t)(p - line));
 }
 
-/* One line, one write: "time lb: what happened". */
+/* One line, sent at once: "time lb: what happened". */
 void
 log_event(const char *fmt, ...)
 {
@@ -185,14 +401,17 @@ log_event(const char *fmt, ...)
 	p += (size_t)n < sizeof(line) - (size_t)(p - line) - 1 ? (size_t)n :
 	    strlen(p);
 	*p++ = '\n';
-	fwrite(line, 1, (size_t)(p - line), stderr);
+	sink_put(&event_log, line, (size_t)(p - line));
+	if (!event_log.waiting)
+		sink_flush(&event_log);
 }
 
+/* Once a loop pass: the access log's lines of this pass, in one write. */
 void
 log_flush(void)
 {
-	if (dirty)
-		fflush(stdout);
-	dirty = 0;
-	buffered = 0;
+	if (access_log.len > 0 && !access_log.waiting)
+		sink_flush(&access_log);
+	if (event_log.len > 0 && !event_log.waiting)
+		sink_flush(&event_log);
 }

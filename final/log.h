@@ -1,6 +1,7 @@
 /*
- * log.h - the access log (one line per request on stdout, buffered) and
- * the event log (state changes and errors on stderr, unbuffered).
+ * log.h - the access log (one line per request on stdout, written once
+ * a loop pass) and the event log (state changes and errors on stderr,
+ * written at once). Neither ever blocks: see log.c.
  */
 #ifndef LOG_H
 #define LOG_H
@@ -22,7 +23,10 @@ struct access {
 void	log_init(void);
 void	log_access(const struct access *a);
 void	log_event(const char *fmt, ...);
-void	log_flush(void);
+void	log_flush(void);	/* once a loop pass */
+void	log_close(void);	/* at exit */
 void	log_worker(int n);
+/* Lines dropped since start (their reader stalled), added to *access, *events. */
+void	log_dropped(unsigned long long *access, unsigned long long *events);
 
 #endif

@@ -581,8 +581,8 @@ serve(void)
 	health_stop();
 	pool_free();
 	workers_free();		/* the master: waits for every worker */
+	log_close();
 	loop_free();
-	log_flush();
 	loop_unwatch(sig_pipe[0]);
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "buf.h"
 #include "conn.h"
+#include "log.h"
 #include "pool.h"
 #include "report.h"
 #include "workers.h"
@@ -264,6 +265,7 @@ describe(const struct backend *be, double now, struct words *w)
 struct totals {
 	int	up, backends, clients, lent, spare, tunnels, workers;
 	unsigned long long tunnels_total;
+	unsigned long long access_dropped, events_dropped;	/* log lines */
 };
 
 static void
@@ -277,6 +279,21 @@ totals(struct totals *t)
 	workers_totals(&t->clients, &t->lent, &t->spare, &t->tunnels,
 	    &t->tunnels_total);	/* -w N: theirs (the master has none) */
 	t->workers = workers_count();
+	t->access_dropped = t->events_dropped = 0;
+	log_dropped(&t->access_dropped, &t->events_dropped);
+	workers_log_dropped(&t->access_dropped, &t->events_dropped);
+}
+
+/* Text and HTML: a line on dropped log lines, once there are any. */
+static void
+dropped_line(struct sbuf *b, const struct totals *t, enum report_format f)
+{
+	if (t->access_dropped + t->events_dropped == 0)
+		return;
+	sbuf_printf(b, "%slog lines dropped, their reader stalled: %llu "
+	    "access, %llu event%s\n", f == REPORT_HTML ? "<p>" : "",
+	    t->access_dropped, t->events_dropped, f == REPORT_HTML ? "</p>" :
+	    "");
 }
 
 /* ---- the formats ---- */
@@ -322,6 +339,7 @@ report_text(struct sbuf *b, double now, double started)
 	    "buffers %d lent, %d spare; tunnels %d open, %llu in all\n", t.up,
 	    t.backends, t.clients, now - started, t.lent, t.spare, t.tunnels,
 	    t.tunnels_total);
+	dropped_line(b, &t, REPORT_TEXT);
 	worker_lines(b, REPORT_TEXT);
 	for (i = 0; i < nbackends; i++) {
 		const struct backend *be = &backends[i];
@@ -383,6 +401,7 @@ report_html(struct sbuf *b, double now, double started)
 	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n",
 	    t.up, t.backends, t.clients, now - started, t.lent, t.spare,
 	    t.tunnels, t.tunnels_total);
+	dropped_line(b, &t, REPORT_HTML);
 	if (t.workers > 0) {
 		sbuf_printf(b, "<p><small>");
 		worker_lines(b, REPORT_HTML);
@@ -433,8 +452,10 @@ report_json(struct sbuf *b, double now, double started)
 	totals(&t);
 	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
 	    "%.3f, \"buffers_lent\": %d, \"buffers_spare\": %d, \"tunnels\": "
-	    "%d, \"tunnels_total\": %llu", t.up, t.clients, now - started,
-	    t.lent, t.spare, t.tunnels, t.tunnels_total);
+	    "%d, \"tunnels_total\": %llu, \"access_log_dropped\": %llu, "
+	    "\"event_log_dropped\": %llu", t.up, t.clients, now - started,
+	    t.lent, t.spare, t.tunnels, t.tunnels_total, t.access_dropped,
+	    t.events_dropped);
 	worker_lines(b, REPORT_JSON);
 	sbuf_printf(b, ", \"backends\": [");
 	for (i = 0; i < nbackends; i++) {
@@ -491,9 +512,13 @@ report_metrics(struct sbuf *b, double now, double started)
 	    "# HELP lb_tunnels WebSocket/Upgrade tunnels open now.\n"
 	    "# TYPE lb_tunnels gauge\nlb_tunnels %d\n"
 	    "# HELP lb_tunnels_total Tunnels opened since start.\n"
-	    "# TYPE lb_tunnels_total counter\nlb_tunnels_total %llu\n",
+	    "# TYPE lb_tunnels_total counter\nlb_tunnels_total %llu\n"
+	    "# HELP lb_log_lines_dropped_total Log lines dropped: their "
+	    "reader stalled.\n# TYPE lb_log_lines_dropped_total counter\n"
+	    "lb_log_lines_dropped_total{log=\"access\"} %llu\n"
+	    "lb_log_lines_dropped_total{log=\"event\"} %llu\n",
 	    t.clients, t.up, now - started, t.lent, t.spare, t.tunnels,
-	    t.tunnels_total);
+	    t.tunnels_total, t.access_dropped, t.events_dropped);
 	for (f = 0; f < NFIELDS; f++) {
 		if (fields[f].metric == NULL)
 			continue;

@@ -56,6 +56,7 @@ struct share {
 	int	clients, lent, spare, tunnels;
 	unsigned long long tunnels_total;
 	unsigned long long requests_gone;	/* to backends removed since */
+	unsigned long long access_dropped, events_dropped;	/* log lines */
 	struct backend table[MAX_BACKENDS];	/* its backends[] */
 };
 
@@ -80,6 +81,7 @@ static int lfd = -1;		/* the listening socket, for new workers */
 static int (*run_worker)(void);	/* main.c's loop, for a worker */
 static int stopping;
 static unsigned long long tunnels_retired;	/* by workers that died */
+static unsigned long long access_retired, events_retired;	/* the same */
 
 /* In a worker: which one (1..N), and its end of the socketpair. */
 static int me;
@@ -304,6 +306,8 @@ retire(int k)
 		be->retired.connects += t.connects;
 	}
 	tunnels_retired += shared[k].tunnels_total;
+	access_retired += shared[k].access_dropped;
+	events_retired += shared[k].events_dropped;
 	memset(&shared[k], 0, sizeof(shared[k]));
 }
 
@@ -329,6 +333,20 @@ workers_totals(int *clients, int *lent, int *spare, int *tunnels,
 		*spare += shared[k].spare;
 		*tunnels += shared[k].tunnels;
 		*tunnels_total += shared[k].tunnels_total;
+	}
+}
+
+/* Log lines the workers dropped (log_dropped()), added to *access, *events. */
+void
+workers_log_dropped(unsigned long long *access, unsigned long long *events)
+{
+	int k;
+
+	*access += access_retired;
+	*events += events_retired;
+	for (k = 0; k < nworkers; k++) {
+		*access += shared[k].access_dropped;
+		*events += shared[k].events_dropped;
 	}
 }
 
@@ -538,6 +556,7 @@ on_master(void *arg, int fd, int events)
 void
 workers_publish(void)
 {
+	unsigned long long access, events;
 	struct share *s;
 
 	if (me == 0)
@@ -547,6 +566,10 @@ workers_publish(void)
 	buf_counts(&s->lent, &s->spare);
 	conn_tunnels(&s->tunnels, &s->tunnels_total);
 	s->requests_gone = pool_requests_gone;
+	access = events = 0;
+	log_dropped(&access, &events);
+	s->access_dropped = access;
+	s->events_dropped = events;
 }
 
 /*

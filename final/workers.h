@@ -17,6 +17,8 @@ void	workers_reap(void);	/* SIGCHLD */
 void	workers_stop(void);	/* SIGTERM to each */
 void	workers_kill(void);	/* SIGKILL to each: the deadline passed */
 void	workers_gather(void);	/* sum their counters into backends[] */
+void	workers_log_dropped(unsigned long long *access,
+	    unsigned long long *events);
 void	workers_totals(int *clients, int *lent, int *spare, int *tunnels,
 	    unsigned long long *tunnels_total);
 int	workers_info(int k, long *pid, unsigned long long *restarts,

@@ -41,6 +41,7 @@
 static struct h_proc procs[MAX_PROCS];
 static int nprocs;
 static long next_fd_limit;	/* h_fd_limit(): for the next h_spawn() */
+static int next_stdout = -1;	/* h_stdout(): the same */
 static struct h_conn *conns[MAX_CONNS];
 static pid_t guard_owner;
 static int guard_fd = -1;
@@ -335,7 +336,7 @@ child_setup(const struct h_proc *p)
 	e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 	in = open("/dev/null", O_RDONLY);
 	if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 ||
-	    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+	    dup2(next_stdout >= 0 ? next_stdout : o, 1) < 0 || dup2(e, 2) < 0)
 		_exit(126);
 	close_from(3);
 	/* Ignored signals stay ignored across exec: undo ours. */
@@ -379,8 +380,16 @@ h_spawn(const char *name, char *const argv[], int wrap)
 		_exit(127);
 	}
 	next_fd_limit = 0;
+	next_stdout = -1;
 	track(p, pid);
 	return p;
+}
+
+/* The next program started writes its stdout to fd, not to p->out. */
+void
+h_stdout(int fd)
+{
+	next_stdout = fd;
 }
 
 /*

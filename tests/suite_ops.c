@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -626,6 +627,103 @@ START_TEST(a_full_worker_leaves_new_clients_to_the_others)
 }
 END_TEST
 
+/* n pipelined GETs of target on c: each must be answered 200. */
+static void
+pipelined(struct h_conn *c, const char *target, int n)
+{
+	char req[512];
+	struct h_resp r;
+	int i;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+	    target);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(h_sends(c, req), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(h_read_response(c, &r, 0,
+		    h_scaled(H_TIMEOUT_MS)), 0);
+		ck_assert_int_eq(r.status, 200);
+		h_resp_free(&r);
+	}
+}
+
+/* What is in the pipe now: lines naming what, counted; *all: "/after" seen. */
+static long
+drain_pipe(int fd, const char *what, int *after)
+{
+	static char tail[512];
+	char buf[65536 + 512], *p, *nl;
+	size_t keep = strlen(tail);
+	long lines = 0;
+	ssize_t r;
+
+	while ((r = read(fd, buf + keep, sizeof(buf) - keep - 1)) > 0) {
+		memcpy(buf, tail, keep);
+		buf[keep + (size_t)r] = '\0';
+		for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+			*nl = '\0';
+			lines += strstr(p, what) != NULL;
+			*after += strstr(p, " /after ") != NULL;
+		}
+		keep = strlen(p) < sizeof(tail) ? strlen(p) : 0;
+		memmove(tail, p, keep);
+		tail[keep] = '\0';
+	}
+	return lines;
+}
+
+/*
+ * A log reader that stops reading stops nothing. Before, lb's access
+ * log was a blocking write to stdout: with a pipe nobody read, 472
+ * requests were answered and then every client hung. Here lb's stdout
+ * is a pipe the test does not read while 2,000 requests with long
+ * targets (more log than the pipe and lb's buffer hold) go through.
+ * Every one must be answered; lb says on stderr that it drops lines
+ * and counts them. Then the reader comes back: each request is either
+ * a line it reads or a line counted as dropped, and every request after
+ * the stall ended has its line.
+ */
+START_TEST(a_stalled_log_reader_stops_no_request)
+{
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
+	char sarg[32], target[240], v[32], *json;
+	int fds[2], sport = h_free_port(), after = 0, i;
+	long kept = 0, end;
+	struct h_conn *c;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
+	h_stdout(fds[1]);
+	lb = h_lb(1, &b, "-i", "60000", "-a", sarg, NULL);
+	close(fds[1]);
+	memset(target, 'x', sizeof(target) - 1);
+	target[0] = '/';
+	target[sizeof(target) - 1] = '\0';
+	ck_assert_ptr_nonnull(c = h_connect(lb->port));
+	for (i = 0; i < 40; i++)
+		pipelined(c, target, 50);
+	ck_assert_msg(h_wait_for_text(lb->err, "access log: its reader is not "
+	    "keeping up", h_scaled(2000)), "no word of dropped lines");
+	fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+	for (end = h_now_ms() + h_scaled(3000); h_now_ms() < end &&
+	    !h_wait_for_text(lb->err, "none since", 10); )
+		kept += drain_pipe(fds[0], target, &after);
+	ck_assert_msg(h_wait_for_text(lb->err, "none since", 0),
+	    "the stall never ended for lb");
+	json = page(sport, "/status.json", NULL, "application/json");
+	json_at(json, "access_log_dropped", v, sizeof(v));
+	free(json);
+	pipelined(c, "/after", 3);
+	for (end = h_now_ms() + h_scaled(2000); h_now_ms() < end &&
+	    after < 3; h_pause_ms(10))
+		kept += drain_pipe(fds[0], target, &after);
+	close(fds[0]);
+	ck_assert_msg(atol(v) > 0 && kept + atol(v) == 2000, "%ld lines read "
+	    "and %s dropped, of 2000", kept, v);
+	ck_assert_int_eq(after, 3);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -640,6 +738,7 @@ ops_suite(void)
 		a_dead_worker_is_started_again,
 		workers_reload_together_and_drain_together,
 		a_full_worker_leaves_new_clients_to_the_others,
+		a_stalled_log_reader_stops_no_request,
 		NULL
 	};
 
