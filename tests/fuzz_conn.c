@@ -22,7 +22,8 @@
  *     HTTP follows it;
  *   - once both peers are gone, lb lets go of everything without
  *     waiting for any timer: no client stranded, no descriptor left;
- *   - and conn.c's own asserts, ASan and UBSan, as everywhere.
+ *   - and conn.c's own invariants (bug(), which aborts in this build),
+ *     ASan and UBSan, as everywhere.
  *
  * Built by afl-clang-fast it runs inputs in a loop (persistent mode);
  * built by any other compiler it reads one script on stdin, to replay.

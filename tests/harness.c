@@ -616,7 +616,10 @@ h_wait_for_text(const char *path, const char *text, int ms)
 	return 0;
 }
 
-/* Does a sanitizer or valgrind complain in this stderr text? */
+/*
+ * Does a sanitizer or valgrind complain in this stderr text? Or final/lb
+ * itself, of a broken invariant (bug() in conn.c)?
+ */
 static const char *
 complaint(const char *s)
 {
@@ -624,7 +627,7 @@ complaint(const char *s)
 		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 		"runtime error:", "definitely lost: ", "Invalid read",
 		"Invalid write", "uninitialised", "Open AF_",
-		"Open file descriptor", NULL
+		"Open file descriptor", "internal error at ", NULL
 	};
 	const char *m, *hit;
 	int i;

@@ -20,6 +20,7 @@ Suite	*http_unit_suite(void);		/* final/http.c, alone */
 Suite	*ws_unit_suite(void);		/* tests/ws.c, for the tunnel suite */
 Suite	*tunnel_suite(void);		/* final/: WebSocket and Upgrade */
 Suite	*ops_suite(void);		/* final/: reload, drain, workers */
+Suite	*conn_unit_suite(void);		/* final/conn.c's own rules */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()
