@@ -703,10 +703,18 @@ start_exchange(struct client *c)
  * Round robin to the next backend that is up, within the retry budget.
  * When there is none: 503 if nothing is up, else the answer we have
  * (why != NULL: the last backend failed us after it was reached, 502).
- * Only a request that may be sent twice rides a pooled connection: on
- * one the backend may have closed just now (the keep-alive race), and
- * a POST lost that way could neither be sent again nor answered. An
- * upgrade always gets a fresh connection: the tunnel it may become
+ *
+ * Which requests ride a pooled connection, on which the backend may
+ * have closed just now (the keep-alive race), is the reuse rule (as
+ * HAProxy's "http-reuse safe"): one lb may send again if the race
+ * takes it (idempotent, and all of it kept: see no_response()); and
+ * any request that is not the first on its client connection. Lost to
+ * the race, such a request ends that client connection without an
+ * answer: what the client would see had the backend's own keep-alive
+ * connection closed under it, and which it already knows how to handle
+ * (RFC 9112 section 9.3.1). The first request of a connection could not
+ * be told apart from a backend that failed it, so it never risks one.
+ * An upgrade always gets a fresh connection: the tunnel it may become
  * is the connection's whole life, never to be handed to anyone else.
  */
 static void
@@ -728,7 +736,7 @@ choose_backend_or(struct client *c, const char *why)
 	use_backend(c, &backends[b]);
 	c->tb = loop_now();
 	reset_exchange(c);
-	if (c->idempotent && !c->upgrade &&
+	if ((c->idempotent || c->nreq > 1) && !c->upgrade &&
 	    (c->bc = pool_take(c->be)) != NULL) {
 		c->reused = 1;
 		c->bfd = c->bc->fd;
@@ -822,15 +830,25 @@ request_sent(struct client *c)
  * that may be sent twice, of which nothing reached the client and all
  * is still in up, goes again: on a fresh connection to the same backend
  * if this one came from the pool (the keep-alive race: the backend is
- * fine), else to the next backend. Anything else gets a 502.
+ * fine), else to the next backend. One that may not, lost to that race
+ * on a pooled connection, ends its client connection as the race would
+ * have (see choose_backend_or()). Anything else gets a 502.
  */
 static void
 no_response(struct client *c, const char *why, int retry)
 {
+	int again = retry && c->sent == 0;
+
 	if (!HOLDS(c, c->rs == RS_HEAD))
 		return;
-	if (!retry || !c->idempotent || !c->kept || c->sent > 0 ||
-	    restore_request(c) < 0) {
+	if (again && c->reused && c->nreq > 1 && (!c->idempotent ||
+	    !c->kept)) {
+		c->cause = 'S';
+		log_request(c, 0);	/* no answer: none could be honest */
+		close_client(c);
+		return;
+	}
+	if (!again || !c->idempotent || !c->kept || restore_request(c) < 0) {
 		answer(c, 502, "Bad Gateway", "", why);
 		return;
 	}

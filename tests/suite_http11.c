@@ -266,39 +266,62 @@ END_TEST
 /*
  * -m drop-reused: the backend closes, without a word, a connection on
  * which a second request arrives: the keep-alive race (the backend closed
- * an idle connection just as we sent on it), every time. Each GET after
- * the first goes out on a pooled connection, dies there, and must be
- * retried on a fresh one without the client noticing. A POST never
- * rides a pooled connection: lost that way, it could be neither sent
- * again (it is not idempotent) nor honestly answered.
+ * an idle connection just as we sent on it), every time. The reuse rule
+ * (conn.c, choose_backend_or()):
+ *   - a GET after the first goes out on a pooled connection, dies there,
+ *     and is retried on a fresh one without the client noticing;
+ *   - a POST that is not the first request of its client connection
+ *     rides a pooled connection too; lost that way it is never sent
+ *     again (the backend may have acted on it) and gets no answer made
+ *     up: the client connection closes, as the backend's own would have;
+ *   - a POST that is the first request of its client connection never
+ *     risks it: a fresh backend connection, and its answer.
  */
-START_TEST(a_reused_connection_closed_by_the_backend_is_retried)
+START_TEST(a_reused_connection_the_backend_drops_is_retried_or_passed_on)
 {
-	struct h_proc *b = h_backend("b1", "-q", "-m", "drop-reused", NULL);
-	struct h_proc *lb = h_lb(1, &b, NULL);
+	struct h_proc *b = h_backend("b1", "-m", "drop-reused", NULL);
+	struct h_proc *lb = h_lb(1, &b, "-i", "60000", NULL);
 	struct h_conn *c = h_connect(lb->port);
 	struct h_resp r;
 	char *log, *p;
 	int i;
 
-	for (i = 0; i < 5; i++) {
-		h_sends(c, i % 2 ? "POST /p HTTP/1.1\r\nHost: x\r\n"
-		    "Content-Length: 2\r\n\r\nhi" :
-		    "GET /g HTTP/1.1\r\nHost: x\r\n\r\n");
+	for (i = 0; i < 2; i++) {
+		h_sends(c, "GET /g HTTP/1.1\r\nHost: x\r\n\r\n");
 		expect(c, &r, 0, 200);
 		ck_assert_pstr_eq(h_header(&r, "X-Connection-Requests"), "1");
 		h_resp_free(&r);
 	}
+	h_sends(c, "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 2"
+	    "\r\n\r\nhi");
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(3000)), -1);
+	ck_assert_int_eq(r.status, 0);
+	h_resp_free(&r);
+	ck_assert_msg(h_peer_closed_silently(c, h_scaled(2000)),
+	    "the client connection stayed open after its request was lost");
+	h_close(c);
+	c = h_connect(lb->port);
+	h_sends(c, "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 2"
+	    "\r\n\r\nhi");
+	expect(c, &r, 0, 200);
+	ck_assert_pstr_eq(h_header(&r, "X-Connection-Requests"), "1");
+	h_resp_free(&r);
 	h_close(c);
 	kill(lb->pid, SIGTERM);		/* and so flush the access log */
 	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
 	log = h_slurp(lb->out);
 	ck_assert_msg((p = strstr(log, "GET /g 127.0.0.1")) != NULL &&
-	    strstr(p, " retries=1\n") != NULL,
-	    "no retried request in the log:\n%s", log);
-	for (p = strstr(log, "POST /p"); p != NULL; p = strstr(p + 1, "POST"))
-		ck_assert_msg(strncmp(strchr(p, '\n') - 2, " -", 2) == 0,
-		    "a POST on a pooled connection:\n%s", log);
+	    (p = strstr(p + 1, "GET /g 127.0.0.1")) != NULL &&
+	    strncmp(strchr(p, '\n') - 10, " retries=1", 10) == 0,
+	    "the second GET was not retried:\n%s", log);
+	ck_assert_msg((p = strstr(log, "POST /later 127.0.0.1")) != NULL &&
+	    strstr(p, " - ") != NULL && strstr(p, " SH reused\n") != NULL,
+	    "the lost POST is not logged as lost on a pooled connection:\n%s",
+	    log);
+	free(log);
+	log = h_slurp(b->out);
+	ck_assert_msg((p = strstr(log, "POST /later drop")) != NULL &&
+	    strstr(p + 1, "POST /later") == NULL, "b1 saw: %s", log);
 	free(log);
 }
 END_TEST
@@ -752,7 +775,7 @@ http11_suite(void)
 		http_1_0_clients,
 		hop_by_hop_removed_and_forwarded_for_appended,
 		backend_connections_are_reused,
-		a_reused_connection_closed_by_the_backend_is_retried,
+		a_reused_connection_the_backend_drops_is_retried_or_passed_on,
 		a_post_refused_by_one_backend_goes_to_the_next,
 		bad_or_absent_backend_answers,
 		connect_tunnels_get_501,
