@@ -57,6 +57,14 @@
 
 #define LINGER_S	2	/* reading after our answer, at most */
 #define REPLAY_MAX	4096	/* a request sent whole, kept in a copy this big */
+/*
+ * Reads of one side in one pass, at most, while both sides keep up:
+ * 16 x 18 KB, about 300 KB. Each saves a select() (the kernel is asked
+ * for nothing it has not just said), and the bound keeps one big
+ * transfer from holding the loop: at a few GB/s it moves its share in
+ * a tenth of a millisecond, then every other connection has its turn.
+ */
+#define PASS_READS	16
 
 enum cstate {
 	C_IDLE,		/* between requests: no byte of the next one yet */
@@ -95,6 +103,7 @@ struct client {
 	struct client *next;	/* all clients */
 	int	nreq;		/* requests started on this connection */
 	int	client_eof;	/* the client sent all it will send */
+	int	client_more;	/* its last read filled in: likely more */
 	struct buf *in, *up, *bin, *out;	/* lent while bytes are in them */
 
 	/* The request in flight; method[0] == '\0': none, or logged. */
@@ -120,6 +129,7 @@ struct client {
 	struct bconn *bc;	/* once connected (or taken from the pool) */
 	int	bfd;		/* -1, connecting, or bc->fd */
 	int	backend_eof;	/* B_FIN, B_RESET: bin may still hold the rest */
+	int	backend_more;	/* its last read filled bin: likely more */
 	const struct addrinfo *ai;	/* C_CONNECT: the address tried */
 	int	tries;		/* backends tried for this request */
 	int	retries;	/* for the log */
@@ -665,6 +675,7 @@ reset_exchange(struct client *c)
 	c->rq = c->req_body.done ? RQ_IN : RQ_BODY;
 	buf_put(&c->bin);
 	c->backend_eof = B_OPEN;
+	c->backend_more = 0;
 	c->rs = RS_HEAD;
 	c->status = 0;
 }
@@ -1087,6 +1098,109 @@ finish_request(struct client *c)
 }
 
 /*
+ * The backend's bytes into bin. A read that filled bin says the kernel
+ * likely holds more: backend_more, and move_response() reads again in
+ * the same pass rather than wait a select() for what it already knows.
+ */
+static void
+read_backend(struct client *c)
+{
+	ssize_t r = buf_read(c->bfd, &c->bin);
+
+	c->backend_more = r > 0 && buf_room(c->bin) == 0;
+	if (r == 0 || r == -1)
+		c->backend_eof = r == 0 ? B_FIN : B_RESET;
+	else if (r > 0)
+		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+}
+
+/*
+ * Body bytes from in to up, and up to the backend, for as long as the
+ * backend takes all of up. A write that empties up must go round again
+ * while in holds body bytes: else the pass ends with bytes in in,
+ * nothing in up to watch the backend for, and a client that has sent
+ * everything will bring no event (as in tunnel()). With in empty, a
+ * client whose last read filled in is read again, PASS_READS times in
+ * a pass at most. 0, or -1: c is done with.
+ */
+static int
+move_request(struct client *c)
+{
+	int reads = 0;
+	ssize_t r;
+
+	for (;;) {
+		if (pump_body(c) < 0) {
+			answer(c, 400, "Bad Request", "",
+			    "malformed chunked body");
+			return -1;
+		}
+		if (send_up(c) <= 0 || buf_used(c->up) > 0 || c->rq != RQ_BODY)
+			break;
+		if (buf_used(c->in) > 0)
+			continue;
+		if (!c->client_more || c->client_eof || reads++ == PASS_READS)
+			break;
+		r = buf_read(c->fd, &c->in);
+		c->client_more = r > 0 && buf_room(c->in) == 0;
+		if (r == -1) {
+			client_gone(c, -1);
+			return -1;
+		}
+		c->client_eof = r == 0;
+		if (r <= 0)
+			break;
+	}
+	if (c->client_eof && c->rq == RQ_BODY && buf_used(c->in) == 0) {
+		c->cause = 'C';
+		log_request(c, 499);	/* it left mid-body: nothing to finish */
+		close_client(c);
+		return -1;
+	}
+	if (c->rq == RQ_IN && buf_used(c->up) == 0 && c->bfd >= 0)
+		request_sent(c);
+	return 0;
+}
+
+/*
+ * Response bytes go to the client as soon as they are out's, and more
+ * follow for as long as the client takes all of out: what is in bin,
+ * then, while the backend's last read filled bin, another read of it,
+ * PASS_READS times in a pass at most. 0, or -1: c is done with.
+ */
+static int
+move_response(struct client *c)
+{
+	int reads = 0;
+	ssize_t w;
+
+	for (;;) {
+		pump_response(c);
+		if (c->state != C_PROXY)
+			return -1;
+		if ((w = buf_write(c->fd, c->out)) < 0) {
+			client_gone(c, -1);
+			return -1;
+		}
+		if (w > 0)	/* a slow reader that still reads */
+			timer_arm(&c->timer, loop_now() +
+			    cfg.response_ms / 1e3);
+		if (w == 0 || buf_used(c->out) > 0 ||
+		    (c->rs != RS_HEAD && c->rs != RS_BODY))
+			break;
+		if (buf_used(c->bin) > 0)
+			continue;
+		if (!c->backend_more || c->backend_eof || c->bfd < 0 ||
+		    reads++ == PASS_READS)
+			break;
+		read_backend(c);
+		if (buf_used(c->bin) == 0 && !c->backend_eof)
+			break;		/* nothing more after all */
+	}
+	return 0;
+}
+
+/*
  * C_PROXY: after anything happened, move what can move and see whether
  * the request is over. Every event of the exchange ends here, so no
  * ending can be missed because no event came after it.
@@ -1094,48 +1208,10 @@ finish_request(struct client *c)
 static void
 progress(struct client *c)
 {
-	ssize_t w;
-
 	if (!HOLDS(c, c->state == C_PROXY))
 		return;
-	/*
-	 * Body bytes from in to up, and up to the backend, for as long as the
-	 * backend takes all of up. A write that empties up must go round
-	 * again while in holds body bytes: else the pass ends with bytes in
-	 * in, nothing in up to watch the backend for, and a client that has
-	 * sent everything will bring no event (as in tunnel()).
-	 */
-	do {
-		if (pump_body(c) < 0) {
-			answer(c, 400, "Bad Request", "",
-			    "malformed chunked body");
-			return;
-		}
-		w = send_up(c);
-	} while (w > 0 && buf_used(c->up) == 0 && c->rq == RQ_BODY &&
-	    buf_used(c->in) > 0);
-	if (c->client_eof && c->rq == RQ_BODY && buf_used(c->in) == 0) {
-		c->cause = 'C';
-		log_request(c, 499);	/* it left mid-body: nothing to finish */
-		close_client(c);
+	if (move_request(c) < 0 || move_response(c) < 0)
 		return;
-	}
-	if (c->rq == RQ_IN && buf_used(c->up) == 0 && c->bfd >= 0)
-		request_sent(c);
-	/* Response bytes go to the client as soon as they are out's. */
-	do {
-		pump_response(c);
-		if (c->state != C_PROXY)
-			return;
-		if ((w = buf_write(c->fd, c->out)) < 0) {
-			client_gone(c, -1);
-			return;
-		}
-		if (w > 0)	/* a slow reader that still reads */
-			timer_arm(&c->timer, loop_now() +
-			    cfg.response_ms / 1e3);
-	} while (w > 0 && buf_used(c->out) == 0 && buf_used(c->bin) > 0 &&
-	    (c->rs == RS_HEAD || c->rs == RS_BODY));
 	if (c->rs == RS_TUNNEL) {
 		start_tunnel(c);
 		return;
@@ -1297,7 +1373,6 @@ static void
 on_backend(void *arg, int fd, int events)
 {
 	struct client *c = arg;
-	ssize_t r;
 
 	(void)fd;
 	if (c->state == C_CONNECT) {
@@ -1312,13 +1387,8 @@ on_backend(void *arg, int fd, int events)
 		return;
 	if (events & EV_WRITE)
 		send_up(c);
-	if (events & EV_READ) {
-		r = buf_read(c->bfd, &c->bin);
-		if (r == 0 || r == -1)
-			c->backend_eof = r == 0 ? B_FIN : B_RESET;
-		else if (r > 0)
-			timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
-	}
+	if (events & EV_READ)
+		read_backend(c);
 	progress(c);
 }
 
@@ -1376,6 +1446,7 @@ on_client(void *arg, int fd, int events)
 			return;
 		}
 		r = buf_read(c->fd, &c->in);
+		c->client_more = r > 0 && buf_room(c->in) == 0;
 		if (r == 0 || r == -1) {
 			client_gone(c, r);
 			return;
