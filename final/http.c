@@ -525,6 +525,7 @@ content_length(const struct http_msg *m, long long *out)
 struct codings {
 	int	present;	/* there is a Transfer-Encoding header */
 	int	count;		/* list elements, empty ones included */
+	int	chunked;	/* how many of them are "chunked" */
 	int	last_chunked;	/* the final coding is chunked */
 };
 
@@ -536,7 +537,7 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
 	size_t len;
 	int i;
 
-	tc->present = tc->count = tc->last_chunked = 0;
+	tc->present = tc->count = tc->chunked = tc->last_chunked = 0;
 	for (i = 0; i < m->nheaders; i++) {
 		h = &m->headers[i];
 		if (!is_named(h, "Transfer-Encoding"))
@@ -546,8 +547,23 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
 		while (next_element(&p, h->value + h->value_len, &el, &len)) {
 			tc->count++;
 			tc->last_chunked = span_is(el, len, "chunked");
+			tc->chunked += tc->last_chunked;
 		}
 	}
+}
+
+/*
+ * Can lb find where a body with these codings ends? Only when chunked
+ * is the final coding, and there once: RFC 9112 section 6.3 (item 4)
+ * says that otherwise a request's body length cannot be determined, and
+ * section 7 forbids chunked twice. Such a request is refused with 400
+ * and the connection closed: a proxy that passed on a body it cannot
+ * frame would let the two sides disagree on where that body ends.
+ */
+static int
+chunked_frames(const struct codings *tc)
+{
+	return tc->chunked == 1 && tc->last_chunked;
 }
 
 /* Does Connection name a header that frames the message? See hop_by_hop. */
@@ -568,9 +584,11 @@ keep_alive(const struct http_msg *m)
 
 /*
  * What a complete request head means for framing and the connection.
- * Every framing the backend could read differently from us is refused:
- * Content-Length with Transfer-Encoding, Transfer-Encoding on HTTP/1.0
- * (RFC 9112 section 6.1), and any coding list but a lone "chunked".
+ * Every framing the backend could read differently from us is refused
+ * with 400: Content-Length with Transfer-Encoding, Transfer-Encoding on
+ * HTTP/1.0 (RFC 9112 section 6.1), and codings lb cannot frame by (see
+ * chunked_frames). A coding before a final chunked one is 501: the body
+ * can be framed, but lb takes no coding but a lone "chunked".
  */
 static int
 request_meaning(struct http_msg *m)
@@ -588,7 +606,9 @@ request_meaning(struct http_msg *m)
 	transfer_codings(m, &tc);
 	if (tc.present && (cl >= 0 || m->version == 10))
 		return -400;
-	if (tc.present && (tc.count != 1 || !tc.last_chunked))
+	if (tc.present && !chunked_frames(&tc))
+		return -400;
+	if (tc.present && tc.count != 1)
 		return -501;
 	if (tc.present)
 		m->framing = HTTP_BODY_CHUNKED;

@@ -61,12 +61,15 @@ struct http_msg {
  *        Content-Length, Content-Length together with Transfer-Encoding,
  *        missing or repeated Host on HTTP/1.1, repeated Host on 1.0,
  *        Connection naming Content-Length, Transfer-Encoding or Host,
- *        a target in none of its four forms (origin "/p", absolute
- *        "http://h/p", authority for CONNECT, "*" for OPTIONS), or an
- *        absolute one with userinfo or no host
+ *        a Transfer-Encoding whose final coding is not chunked, or
+ *        that names chunked twice (no length can be found for such a
+ *        body: RFC 9112 section 6.3), a target in none of its four
+ *        forms (origin "/p", absolute "http://h/p", authority for
+ *        CONNECT, "*" for OPTIONS), or an absolute one with userinfo or
+ *        no host
  *   -414 target longer than HTTP_MAX_TARGET
  *   -431 head longer than max_head, or more than HTTP_MAX_HEADERS headers
- *   -501 a Transfer-Encoding other than exactly "chunked"
+ *   -501 another coding before a final "chunked" ("gzip, chunked")
  *   -505 an HTTP version other than 1.0 or 1.1
  * Lines end in CRLF; a bare LF is also accepted as a line end (RFC 9112
  * section 2.2 allows it). Leading empty lines before the request line are

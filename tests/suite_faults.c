@@ -543,6 +543,48 @@ START_TEST(connection_may_not_name_framing_headers)
 END_TEST
 
 /*
+ * A request whose Transfer-Encoding does not end in chunked, or applies
+ * chunked twice, has a body no one can find the end of (RFC 9112 6.3,
+ * item 4): 400, Connection: close, and the connection closes, for what
+ * follows the head could be anything. Chunked last after a coding lb
+ * does not decode is 501. Nothing reaches the backend.
+ */
+START_TEST(a_request_lb_cannot_frame_gets_400_and_a_close)
+{
+	static const struct {
+		const char *codings;
+		int	status;
+	} cases[] = {
+		{ "gzip", 400 }, { "chunked, gzip", 400 },
+		{ "chunked, chunked", 400 }, { "gzip, chunked", 501 },
+	};
+	struct h_proc *b = h_backend("b1", "-q", NULL);
+	int port = h_lb(1, &b, NULL)->port;
+	struct h_conn *c;
+	struct h_resp r;
+	char req[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nHost: a\r\n"
+		    "Transfer-Encoding: %s\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+		    "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+		    cases[i].codings);
+		c = h_connect(port);
+		h_sends(c, req);
+		expect(c, &r, cases[i].status);
+		ck_assert_pstr_eq(h_header(&r, "Connection"), "close");
+		h_resp_free(&r);
+		ck_assert_msg(h_peer_closed_silently(c, h_scaled(3000)),
+		    "Transfer-Encoding: %s: the connection stays open",
+		    cases[i].codings);
+		h_close(c);
+	}
+	ck_assert_int_eq(h_backend_stat(b->port, "requests "), 0);
+}
+END_TEST
+
+/*
  * 2. A backend that answers before it has read the body (401, 413) must
  * not get its connection back in the pool: the next client's request
  * would be written into the first one's unfinished body. The client
@@ -1160,6 +1202,7 @@ faults_suite(void)
 {
 	const TTest *const tests[] = {
 		connection_may_not_name_framing_headers,
+		a_request_lb_cannot_frame_gets_400_and_a_close,
 		an_early_answer_never_returns_a_connection_mid_body,
 		a_slow_reader_gets_every_byte_after_the_backend_closes,
 		heads_past_a_full_buffer_are_not_stalled,

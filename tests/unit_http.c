@@ -105,14 +105,29 @@ static const struct head_case requests[] = {
 	    -400),
 	RQ_ERR(P11 "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
 	    -400),
-	RQ_ERR(P11 "Transfer-Encoding: chunked, identity\r\n\r\n", -501),
-	RQ_ERR(P11 "Transfer-Encoding: gzip, chunked\r\n\r\n", -501),
-	RQ_ERR(P11 "Transfer-Encoding: chunked, chunked\r\n\r\n", -501),
+	/*
+	 * Chunked not the final coding, or applied twice: no length can be
+	 * found for the body (RFC 9112 6.3, item 4; section 7), so 400.
+	 */
+	RQ_ERR(P11 "Transfer-Encoding: gzip\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: chunked, gzip\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: chunked, identity\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip"
+	    "\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: chunked, chunked\r\n\r\n", -400),
 	RQ_ERR(P11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: gzip, chunked, chunked\r\n\r\n",
+	    -400),
+	RQ_ERR(P11 "Transfer-Encoding: identity\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: chunked,\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding: xchunked\r\n\r\n", -400),
+	RQ_ERR(P11 "Transfer-Encoding:\r\n\r\n", -400),
+	/* Chunked last, after a coding lb does not decode: 501. */
+	RQ_ERR(P11 "Transfer-Encoding: gzip, chunked\r\n\r\n", -501),
+	RQ_ERR(P11 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"
 	    "\r\n\r\n", -501),
-	RQ_ERR(P11 "Transfer-Encoding: identity\r\n\r\n", -501),
-	RQ_ERR(P11 "Transfer-Encoding: chunked,\r\n\r\n", -501),
-	RQ_ERR(P11 "Transfer-Encoding: xchunked\r\n\r\n", -501),
+	RQ_ERR(P11 "Transfer-Encoding: , chunked\r\n\r\n", -501),
 	RQ_ERR("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400),
 	/* Connection names what frames or routes the message. */
 	RQ_ERR(P11 "Connection: Content-Length\r\nContent-Length: 5\r\n\r\n",
