@@ -556,9 +556,13 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
  * Can lb find where a body with these codings ends? Only when chunked
  * is the final coding, and there once: RFC 9112 section 6.3 (item 4)
  * says that otherwise a request's body length cannot be determined, and
- * section 7 forbids chunked twice. Such a request is refused with 400
- * and the connection closed: a proxy that passed on a body it cannot
- * frame would let the two sides disagree on where that body ends.
+ * section 7 forbids chunked twice. The RFC lets a response without
+ * chunked last run until the backend closes; lb does not, so that one
+ * rule holds both ways (as in HAProxy): a message with a body and a
+ * Transfer-Encoding that does not frame it is refused, 400 for a
+ * request (and the connection closed), 502 for a response. A proxy that
+ * passed on a body it cannot frame would let the two sides disagree on
+ * where that body ends.
  */
 static int
 chunked_frames(const struct codings *tc)
@@ -622,8 +626,9 @@ request_meaning(struct http_msg *m)
 
 /*
  * The same for a response (RFC 9112 section 6.3): Transfer-Encoding
- * overrides Content-Length, and a coding list that does not end in
- * chunked runs until the backend closes. Returns 0 or -1.
+ * overrides Content-Length, and a body it does not frame is refused
+ * (see chunked_frames). Without either, the body runs until the
+ * backend closes. Returns 0 or -1.
  */
 static int
 response_meaning(struct http_msg *m, int head_request)
@@ -640,9 +645,10 @@ response_meaning(struct http_msg *m, int head_request)
 	if (head_request || m->status < 200 || m->status == 204 ||
 	    m->status == 304)
 		m->framing = HTTP_BODY_NONE;
+	else if (tc.present && !chunked_frames(&tc))
+		return -1;
 	else if (tc.present)
-		m->framing = tc.last_chunked ? HTTP_BODY_CHUNKED :
-		    HTTP_BODY_CLOSE;
+		m->framing = HTTP_BODY_CHUNKED;
 	else if (cl >= 0) {
 		m->framing = HTTP_BODY_LENGTH;
 		m->content_length = cl;

@@ -86,11 +86,12 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
  * Parse a response head. head_request: the request was HEAD. Returns the
  * head's length, 0 for more, or -502 when the response is malformed
  * (including bad or conflicting Content-Length, Connection naming
- * Content-Length or Transfer-Encoding, or a head over max_head).
+ * Content-Length or Transfer-Encoding, a body whose Transfer-Encoding
+ * does not end in chunked or names it twice, or a head over max_head).
  * Framing (RFC 9112 section 6.3): NONE for HEAD requests, 1xx, 204 and
- * 304; else CHUNKED when the final transfer coding is chunked; CLOSE when
- * another Transfer-Encoding is there; LENGTH with a Content-Length; else
- * CLOSE. keep_alive as for requests, and 0 when the framing is CLOSE.
+ * 304; else CHUNKED with a Transfer-Encoding; LENGTH with a
+ * Content-Length; else CLOSE. keep_alive as for requests, and 0 when the
+ * framing is CLOSE.
  */
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    int head_request, struct http_msg *m);

@@ -457,7 +457,13 @@ script_serve(struct raw_conn *rc, void *arg)
 		}
 		if (raw_body(rc, n, NULL, 5000) != n)
 			return;
-		if (strncmp(target, "/conn-cl", 8) == 0) {
+		if (strncmp(target, "/te-", 4) == 0) {
+			/* A body framed by the codings after "/te-". */
+			raw_sendf(rc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+			    "%s\r\n\r\n5\r\nhello\r\n0\r\n\r\n", target + 4);
+			raw_fin(rc);
+			return;
+		} else if (strncmp(target, "/conn-cl", 8) == 0) {
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: "
 			    "Content-Length\r\nContent-Length: 5\r\n\r\nhello");
 		} else if (strncmp(target, "/hints", 6) == 0) {
@@ -581,6 +587,39 @@ START_TEST(a_request_lb_cannot_frame_gets_400_and_a_close)
 		h_close(c);
 	}
 	ck_assert_int_eq(h_backend_stat(b->port, "requests "), 0);
+}
+END_TEST
+
+/*
+ * The same rule the other way: a response whose Transfer-Encoding does
+ * not end in chunked (RFC 9112 would let it run until the backend
+ * closes) gets lb's own 502, as from HAProxy. None of its body reaches
+ * the client, and the GET is not sent again: a malformed answer is the
+ * backend's word, not a lost connection.
+ */
+START_TEST(a_response_lb_cannot_frame_gets_502)
+{
+	static const char *const targets[] = { "/te-gzip", "/te-chunked,gzip",
+		"/te-chunked,chunked" };
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	int port = h_lb(1, &raw, "-i", "60000", NULL)->port;
+	struct h_conn *c;
+	struct h_resp r;
+	char req[128], note[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n"
+		    "\r\n", targets[i]);
+		c = h_connect(port);
+		h_sends(c, req);
+		expect(c, &r, 502);
+		ck_assert_ptr_null(strstr(r.body, "hello"));
+		h_resp_free(&r);
+		h_close(c);
+		snprintf(note, sizeof(note), "head %s ", targets[i]);
+		ck_assert_int_eq(raw_count(raw, note), 1);
+	}
 }
 END_TEST
 
@@ -1203,6 +1242,7 @@ faults_suite(void)
 	const TTest *const tests[] = {
 		connection_may_not_name_framing_headers,
 		a_request_lb_cannot_frame_gets_400_and_a_close,
+		a_response_lb_cannot_frame_gets_502,
 		an_early_answer_never_returns_a_connection_mid_body,
 		a_slow_reader_gets_every_byte_after_the_backend_closes,
 		heads_past_a_full_buffer_are_not_stalled,

@@ -227,10 +227,11 @@ static const struct head_case responses[] = {
 	    0, CHUNKED, -1, 1),
 	RS("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
 	    "Transfer-Encoding: CHUNKED\r\n\r\n", 0, 0, CHUNKED, -1, 1),
-	RS("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 0,
-	    0, CLOSE, -1, 0),
-	RS("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
-	    "Content-Length: 5\r\n\r\n", 0, 0, CLOSE, -1, 0),
+	/* Codings that frame no body: nothing to frame, nothing refused. */
+	RS("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 1, 0, NONE,
+	    -1, 1),
+	RS("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked, "
+	    "chunked\r\n\r\n", 0, 0, NONE, -1, 1),
 	RS("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", 0, 0, LENGTH, 5,
 	    0),
 	RS("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
@@ -249,6 +250,16 @@ static const struct head_case responses[] = {
 	RS_ERR("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", -502),
 	RS_ERR("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", -502),
+	/* A body lb cannot frame by chunked: 502, as for a request 400. */
+	RS_ERR("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+	    -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+	    "Content-Length: 5\r\n\r\n", -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n"
+	    "\r\n", -502),
+	RS_ERR("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
 	    "Content-Length: 5\r\n\r\n", -502),
 	RS_ERR("HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
