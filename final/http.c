@@ -428,13 +428,14 @@ unfinished(size_t len, size_t max_head)
 }
 
 /*
- * Read the lines of a head: the first line, then the headers up to the
- * empty line. Returns the head's length, 0 for more, or -status as for a
- * request (the response parser turns every error into 502).
+ * Read the lines of a head: the first line, then the headers (at most
+ * max_headers) up to the empty line. Returns the head's length, 0 for
+ * more, or -status as for a request (the response parser turns every
+ * error into 502).
  */
 static int
-read_head(const char *buf, size_t len, size_t max_head, int request,
-    struct http_msg *m)
+read_head(const char *buf, size_t len, size_t max_head, int max_headers,
+    int request, struct http_msg *m)
 {
 	const char *end = buf + (len < max_head ? len : max_head), *p = buf;
 	struct line l;
@@ -456,7 +457,7 @@ read_head(const char *buf, size_t len, size_t max_head, int request,
 			m->head_len = (size_t)(l.next - buf);
 			return m->head_len > INT_MAX ? -431 : (int)m->head_len;
 		}
-		if (m->nheaders == HTTP_MAX_HEADERS)
+		if (m->nheaders == max_headers)
 			return -431;
 		if (parse_header_line(&l, &m->headers[m->nheaders++]) < 0)
 			return -400;
@@ -659,29 +660,43 @@ response_meaning(struct http_msg *m, int head_request)
 	return 0;
 }
 
+/* A request or response head, with at most max_headers header lines. */
+static int
+parse_head(const char *buf, size_t len, size_t max_head, int max_headers,
+    int response, int head_request, struct http_msg *m)
+{
+	int n, rc;
+
+	n = read_head(buf, len, max_head, max_headers, !response, m);
+	if (response)
+		return n < 0 || (n > 0 && response_meaning(m, head_request) < 0) ?
+		    -502 : n;
+	if (n > 0 && (rc = request_meaning(m)) < 0)
+		return rc;
+	return n;
+}
+
 int
 http_parse_request(const char *buf, size_t len, size_t max_head,
     struct http_msg *m)
 {
-	int n, rc;
-
-	if ((n = read_head(buf, len, max_head, 1, m)) <= 0)
-		return n;
-	if ((rc = request_meaning(m)) < 0)
-		return rc;
-	return n;
+	return parse_head(buf, len, max_head, HTTP_MAX_HEADERS, 0, 0, m);
 }
 
 int
 http_parse_response(const char *buf, size_t len, size_t max_head,
     int head_request, struct http_msg *m)
 {
-	int n;
+	return parse_head(buf, len, max_head, HTTP_MAX_HEADERS, 1,
+	    head_request, m);
+}
 
-	n = read_head(buf, len, max_head, 0, m);
-	if (n < 0 || (n > 0 && response_meaning(m, head_request) < 0))
-		return -502;
-	return n;
+int
+http_parse_sent(const char *buf, size_t len, size_t max_head, int response,
+    int head_request, struct http_msg *m)
+{
+	return parse_head(buf, len, max_head, HTTP_MAX_SENT_HEADERS, response,
+	    head_request, m);
 }
 
 const struct http_header *
@@ -772,9 +787,9 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 {
 	struct out o = { out, cap, 0, 0 };
 	const struct http_header *h;
-	const char *end = buf + m->head_len, *e;
+	const char *end = buf + m->head_len;
 	struct line l;
-	int i, lines = 0;
+	int i;
 
 	if (next_line(skip_empty_lines(buf, end), end, &l) <= 0)
 		return -1;
@@ -784,7 +799,6 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 		h = &m->headers[i];
 		if (drop_header(m, h, flags))
 			continue;
-		lines++;
 		put(&o, h->name, h->name_len);
 		put(&o, ": ", 2);
 		if (m->authority != NULL && is_named(h, "Host"))
@@ -794,19 +808,13 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 		put(&o, "\r\n", 2);
 	}
 	if (m->authority != NULL && http_find(m, "Host") == NULL) {
-		lines++;
 		put(&o, "Host: ", 6);	/* HTTP/1.0 may have none */
 		put(&o, m->authority, m->authority_len);
 		put(&o, "\r\n", 2);
 	}
-	for (e = extra; e != NULL && (e = strchr(e, '\n')) != NULL; e++)
-		lines++;
 	if (extra != NULL)
 		put(&o, extra, strlen(extra));
 	put(&o, "\r\n", 2);
-	/* No more headers than our own parser (or Apache's, by default) takes. */
-	if (lines > HTTP_MAX_HEADERS)
-		return -1;
 	return o.full || o.len > INT_MAX ? -1 : (int)o.len;
 }
 

@@ -11,7 +11,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define HTTP_MAX_HEADERS	100
+#define HTTP_MAX_HEADERS	100	/* header lines a head may have: more, 431 */
+/*
+ * The most header lines lb sends on: HTTP_MAX_HEADERS and its own, at
+ * most a Host (for an absolute-form target that had none), three
+ * forwarded lines (-P x-forwarded) and a Connection line.
+ */
+#define HTTP_MAX_SENT_HEADERS	(HTTP_MAX_HEADERS + 5)
 #define HTTP_MAX_TARGET		8192	/* a longer request target: 414 */
 
 /* How a message body is delimited (RFC 9112 section 6.3). */
@@ -43,7 +49,7 @@ struct http_msg {
 	/* Status line (responses only). */
 	int	status;
 	/* Headers, in order. */
-	struct http_header headers[HTTP_MAX_HEADERS];
+	struct http_header headers[HTTP_MAX_SENT_HEADERS];
 	int	nheaders;
 	/* What the headers mean. */
 	enum http_framing framing;
@@ -96,6 +102,14 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    int head_request, struct http_msg *m);
 
+/*
+ * Parse a head as lb sent it on: as http_parse_request (response 0) or
+ * http_parse_response, but with room for HTTP_MAX_SENT_HEADERS header
+ * lines. The fuzz harnesses judge what lb sends by it.
+ */
+int	http_parse_sent(const char *buf, size_t len, size_t max_head,
+	    int response, int head_request, struct http_msg *m);
+
 /* The value of the first header named name (case-insensitive), or NULL. */
 const struct http_header *http_find(const struct http_msg *m,
 	    const char *name);
@@ -120,10 +134,10 @@ int	http_wants_upgrade(const struct http_msg *m);
  * X-Forwarded-Proto, -Host, -Ssl, -Port, -Scheme, X-Real-IP and
  * Forwarded in any spelling ('_' for '-'), and X_Forwarded_For (extra
  * holds lb's own).
- * Returns the length, or -1 when it does not fit, or would hold more
- * than HTTP_MAX_HEADERS headers: lb adds its own (X-Forwarded-For), and
- * what it sends on must parse where the same limit holds (our parser's,
- * Apache's LimitRequestFields by default).
+ * Returns the length, or -1 when it does not fit. The header limit is
+ * on what lb takes in, not on what it sends on: a message with
+ * HTTP_MAX_HEADERS headers goes on with extra's lines after them, as
+ * HAProxy passes on its own beside the tune.http.maxhdr it takes.
  */
 #define HTTP_KEEP_UPGRADE	1
 #define HTTP_OWN_FORWARDED	2
