@@ -959,7 +959,7 @@ take_response_head(struct client *c)
 	    "Connection: keep-alive\r\n" : "";
 	n = http_rewrite_head(c->bin->data + c->bin->off, &m, conn, 0,
 	    c->out->data + c->out->len, room);
-	if (n < 0)	/* no room yet; or never: too many headers */
+	if (n < 0)	/* no room yet: an empty out has room (BUF_SIZE) */
 		return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
 	c->bin->off += m.head_len;
 	c->out->len += (size_t)n;

@@ -428,13 +428,14 @@ unfinished(size_t len, size_t max_head)
 }
 
 /*
- * Read the lines of a head: the first line, then the headers up to the
- * empty line. Returns the head's length, 0 for more, or -status as for a
- * request (the response parser turns every error into 502).
+ * Read the lines of a head: the first line, then the headers (at most
+ * max_headers) up to the empty line. Returns the head's length, 0 for
+ * more, or -status as for a request (the response parser turns every
+ * error into 502).
  */
 static int
-read_head(const char *buf, size_t len, size_t max_head, int request,
-    struct http_msg *m)
+read_head(const char *buf, size_t len, size_t max_head, int max_headers,
+    int request, struct http_msg *m)
 {
 	const char *end = buf + (len < max_head ? len : max_head), *p = buf;
 	struct line l;
@@ -456,7 +457,7 @@ read_head(const char *buf, size_t len, size_t max_head, int request,
 			m->head_len = (size_t)(l.next - buf);
 			return m->head_len > INT_MAX ? -431 : (int)m->head_len;
 		}
-		if (m->nheaders == HTTP_MAX_HEADERS)
+		if (m->nheaders == max_headers)
 			return -431;
 		if (parse_header_line(&l, &m->headers[m->nheaders++]) < 0)
 			return -400;
@@ -525,6 +526,7 @@ content_length(const struct http_msg *m, long long *out)
 struct codings {
 	int	present;	/* there is a Transfer-Encoding header */
 	int	count;		/* list elements, empty ones included */
+	int	chunked;	/* how many of them are "chunked" */
 	int	last_chunked;	/* the final coding is chunked */
 };
 
@@ -536,7 +538,7 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
 	size_t len;
 	int i;
 
-	tc->present = tc->count = tc->last_chunked = 0;
+	tc->present = tc->count = tc->chunked = tc->last_chunked = 0;
 	for (i = 0; i < m->nheaders; i++) {
 		h = &m->headers[i];
 		if (!is_named(h, "Transfer-Encoding"))
@@ -546,8 +548,27 @@ transfer_codings(const struct http_msg *m, struct codings *tc)
 		while (next_element(&p, h->value + h->value_len, &el, &len)) {
 			tc->count++;
 			tc->last_chunked = span_is(el, len, "chunked");
+			tc->chunked += tc->last_chunked;
 		}
 	}
+}
+
+/*
+ * Can lb find where a body with these codings ends? Only when chunked
+ * is the final coding, and there once: RFC 9112 section 6.3 (item 4)
+ * says that otherwise a request's body length cannot be determined, and
+ * section 7 forbids chunked twice. The RFC lets a response without
+ * chunked last run until the backend closes; lb does not, so that one
+ * rule holds both ways (as in HAProxy): a message with a body and a
+ * Transfer-Encoding that does not frame it is refused, 400 for a
+ * request (and the connection closed), 502 for a response. A proxy that
+ * passed on a body it cannot frame would let the two sides disagree on
+ * where that body ends.
+ */
+static int
+chunked_frames(const struct codings *tc)
+{
+	return tc->chunked == 1 && tc->last_chunked;
 }
 
 /* Does Connection name a header that frames the message? See hop_by_hop. */
@@ -568,9 +589,11 @@ keep_alive(const struct http_msg *m)
 
 /*
  * What a complete request head means for framing and the connection.
- * Every framing the backend could read differently from us is refused:
- * Content-Length with Transfer-Encoding, Transfer-Encoding on HTTP/1.0
- * (RFC 9112 section 6.1), and any coding list but a lone "chunked".
+ * Every framing the backend could read differently from us is refused
+ * with 400: Content-Length with Transfer-Encoding, Transfer-Encoding on
+ * HTTP/1.0 (RFC 9112 section 6.1), and codings lb cannot frame by (see
+ * chunked_frames). A coding before a final chunked one is 501: the body
+ * can be framed, but lb takes no coding but a lone "chunked".
  */
 static int
 request_meaning(struct http_msg *m)
@@ -588,7 +611,9 @@ request_meaning(struct http_msg *m)
 	transfer_codings(m, &tc);
 	if (tc.present && (cl >= 0 || m->version == 10))
 		return -400;
-	if (tc.present && (tc.count != 1 || !tc.last_chunked))
+	if (tc.present && !chunked_frames(&tc))
+		return -400;
+	if (tc.present && tc.count != 1)
 		return -501;
 	if (tc.present)
 		m->framing = HTTP_BODY_CHUNKED;
@@ -602,8 +627,9 @@ request_meaning(struct http_msg *m)
 
 /*
  * The same for a response (RFC 9112 section 6.3): Transfer-Encoding
- * overrides Content-Length, and a coding list that does not end in
- * chunked runs until the backend closes. Returns 0 or -1.
+ * overrides Content-Length, and a body it does not frame is refused
+ * (see chunked_frames). Without either, the body runs until the
+ * backend closes. Returns 0 or -1.
  */
 static int
 response_meaning(struct http_msg *m, int head_request)
@@ -620,9 +646,10 @@ response_meaning(struct http_msg *m, int head_request)
 	if (head_request || m->status < 200 || m->status == 204 ||
 	    m->status == 304)
 		m->framing = HTTP_BODY_NONE;
+	else if (tc.present && !chunked_frames(&tc))
+		return -1;
 	else if (tc.present)
-		m->framing = tc.last_chunked ? HTTP_BODY_CHUNKED :
-		    HTTP_BODY_CLOSE;
+		m->framing = HTTP_BODY_CHUNKED;
 	else if (cl >= 0) {
 		m->framing = HTTP_BODY_LENGTH;
 		m->content_length = cl;
@@ -633,29 +660,43 @@ response_meaning(struct http_msg *m, int head_request)
 	return 0;
 }
 
+/* A request or response head, with at most max_headers header lines. */
+static int
+parse_head(const char *buf, size_t len, size_t max_head, int max_headers,
+    int response, int head_request, struct http_msg *m)
+{
+	int n, rc;
+
+	n = read_head(buf, len, max_head, max_headers, !response, m);
+	if (response)
+		return n < 0 || (n > 0 && response_meaning(m, head_request) < 0) ?
+		    -502 : n;
+	if (n > 0 && (rc = request_meaning(m)) < 0)
+		return rc;
+	return n;
+}
+
 int
 http_parse_request(const char *buf, size_t len, size_t max_head,
     struct http_msg *m)
 {
-	int n, rc;
-
-	if ((n = read_head(buf, len, max_head, 1, m)) <= 0)
-		return n;
-	if ((rc = request_meaning(m)) < 0)
-		return rc;
-	return n;
+	return parse_head(buf, len, max_head, HTTP_MAX_HEADERS, 0, 0, m);
 }
 
 int
 http_parse_response(const char *buf, size_t len, size_t max_head,
     int head_request, struct http_msg *m)
 {
-	int n;
+	return parse_head(buf, len, max_head, HTTP_MAX_HEADERS, 1,
+	    head_request, m);
+}
 
-	n = read_head(buf, len, max_head, 0, m);
-	if (n < 0 || (n > 0 && response_meaning(m, head_request) < 0))
-		return -502;
-	return n;
+int
+http_parse_sent(const char *buf, size_t len, size_t max_head, int response,
+    int head_request, struct http_msg *m)
+{
+	return parse_head(buf, len, max_head, HTTP_MAX_SENT_HEADERS, response,
+	    head_request, m);
 }
 
 const struct http_header *
@@ -746,9 +787,9 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 {
 	struct out o = { out, cap, 0, 0 };
 	const struct http_header *h;
-	const char *end = buf + m->head_len, *e;
+	const char *end = buf + m->head_len;
 	struct line l;
-	int i, lines = 0;
+	int i;
 
 	if (next_line(skip_empty_lines(buf, end), end, &l) <= 0)
 		return -1;
@@ -758,7 +799,6 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 		h = &m->headers[i];
 		if (drop_header(m, h, flags))
 			continue;
-		lines++;
 		put(&o, h->name, h->name_len);
 		put(&o, ": ", 2);
 		if (m->authority != NULL && is_named(h, "Host"))
@@ -768,19 +808,13 @@ http_rewrite_head(const char *buf, const struct http_msg *m,
 		put(&o, "\r\n", 2);
 	}
 	if (m->authority != NULL && http_find(m, "Host") == NULL) {
-		lines++;
 		put(&o, "Host: ", 6);	/* HTTP/1.0 may have none */
 		put(&o, m->authority, m->authority_len);
 		put(&o, "\r\n", 2);
 	}
-	for (e = extra; e != NULL && (e = strchr(e, '\n')) != NULL; e++)
-		lines++;
 	if (extra != NULL)
 		put(&o, extra, strlen(extra));
 	put(&o, "\r\n", 2);
-	/* No more headers than our own parser (or Apache's, by default) takes. */
-	if (lines > HTTP_MAX_HEADERS)
-		return -1;
 	return o.full || o.len > INT_MAX ? -1 : (int)o.len;
 }
 

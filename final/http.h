@@ -11,7 +11,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define HTTP_MAX_HEADERS	100
+#define HTTP_MAX_HEADERS	100	/* header lines a head may have: more, 431 */
+/*
+ * The most header lines lb sends on: HTTP_MAX_HEADERS and its own, at
+ * most a Host (for an absolute-form target that had none), three
+ * forwarded lines (-P x-forwarded) and a Connection line.
+ */
+#define HTTP_MAX_SENT_HEADERS	(HTTP_MAX_HEADERS + 5)
 #define HTTP_MAX_TARGET		8192	/* a longer request target: 414 */
 
 /* How a message body is delimited (RFC 9112 section 6.3). */
@@ -43,7 +49,7 @@ struct http_msg {
 	/* Status line (responses only). */
 	int	status;
 	/* Headers, in order. */
-	struct http_header headers[HTTP_MAX_HEADERS];
+	struct http_header headers[HTTP_MAX_SENT_HEADERS];
 	int	nheaders;
 	/* What the headers mean. */
 	enum http_framing framing;
@@ -61,12 +67,15 @@ struct http_msg {
  *        Content-Length, Content-Length together with Transfer-Encoding,
  *        missing or repeated Host on HTTP/1.1, repeated Host on 1.0,
  *        Connection naming Content-Length, Transfer-Encoding or Host,
- *        a target in none of its four forms (origin "/p", absolute
- *        "http://h/p", authority for CONNECT, "*" for OPTIONS), or an
- *        absolute one with userinfo or no host
+ *        a Transfer-Encoding whose final coding is not chunked, or
+ *        that names chunked twice (no length can be found for such a
+ *        body: RFC 9112 section 6.3), a target in none of its four
+ *        forms (origin "/p", absolute "http://h/p", authority for
+ *        CONNECT, "*" for OPTIONS), or an absolute one with userinfo or
+ *        no host
  *   -414 target longer than HTTP_MAX_TARGET
  *   -431 head longer than max_head, or more than HTTP_MAX_HEADERS headers
- *   -501 a Transfer-Encoding other than exactly "chunked"
+ *   -501 another coding before a final "chunked" ("gzip, chunked")
  *   -505 an HTTP version other than 1.0 or 1.1
  * Lines end in CRLF; a bare LF is also accepted as a line end (RFC 9112
  * section 2.2 allows it). Leading empty lines before the request line are
@@ -83,14 +92,23 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
  * Parse a response head. head_request: the request was HEAD. Returns the
  * head's length, 0 for more, or -502 when the response is malformed
  * (including bad or conflicting Content-Length, Connection naming
- * Content-Length or Transfer-Encoding, or a head over max_head).
+ * Content-Length or Transfer-Encoding, a body whose Transfer-Encoding
+ * does not end in chunked or names it twice, or a head over max_head).
  * Framing (RFC 9112 section 6.3): NONE for HEAD requests, 1xx, 204 and
- * 304; else CHUNKED when the final transfer coding is chunked; CLOSE when
- * another Transfer-Encoding is there; LENGTH with a Content-Length; else
- * CLOSE. keep_alive as for requests, and 0 when the framing is CLOSE.
+ * 304; else CHUNKED with a Transfer-Encoding; LENGTH with a
+ * Content-Length; else CLOSE. keep_alive as for requests, and 0 when the
+ * framing is CLOSE.
  */
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    int head_request, struct http_msg *m);
+
+/*
+ * Parse a head as lb sent it on: as http_parse_request (response 0) or
+ * http_parse_response, but with room for HTTP_MAX_SENT_HEADERS header
+ * lines. The fuzz harnesses judge what lb sends by it.
+ */
+int	http_parse_sent(const char *buf, size_t len, size_t max_head,
+	    int response, int head_request, struct http_msg *m);
 
 /* The value of the first header named name (case-insensitive), or NULL. */
 const struct http_header *http_find(const struct http_msg *m,
@@ -116,10 +134,10 @@ int	http_wants_upgrade(const struct http_msg *m);
  * X-Forwarded-Proto, -Host, -Ssl, -Port, -Scheme, X-Real-IP and
  * Forwarded in any spelling ('_' for '-'), and X_Forwarded_For (extra
  * holds lb's own).
- * Returns the length, or -1 when it does not fit, or would hold more
- * than HTTP_MAX_HEADERS headers: lb adds its own (X-Forwarded-For), and
- * what it sends on must parse where the same limit holds (our parser's,
- * Apache's LimitRequestFields by default).
+ * Returns the length, or -1 when it does not fit. The header limit is
+ * on what lb takes in, not on what it sends on: a message with
+ * HTTP_MAX_HEADERS headers goes on with extra's lines after them, as
+ * HAProxy passes on its own beside the tune.http.maxhdr it takes.
  */
 #define HTTP_KEEP_UPGRADE	1
 #define HTTP_OWN_FORWARDED	2

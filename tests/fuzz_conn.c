@@ -292,7 +292,7 @@ check_client(void)
 		return;
 	nreq = client_requests(heads, upgrades, 512, &bad);
 	while (p < e) {
-		rc = http_parse_response(p, (size_t)(e - p), HEAD_MAX + 4096,
+		rc = http_parse_sent(p, (size_t)(e - p), HEAD_MAX + 4096, 1,
 		    final < nreq && heads[final], &m);
 		check(rc >= 0, "lb sent the client something that is not a "
 		    "response");
@@ -332,7 +332,8 @@ check_backend(const struct peer *bp)
 	if (bp->overflow)
 		return;
 	for (; p < e; nth++) {
-		rc = http_parse_request(p, (size_t)(e - p), HEAD_MAX + 4096, &m);
+		rc = http_parse_sent(p, (size_t)(e - p), HEAD_MAX + 4096, 0, 0,
+		    &m);
 		check(rc >= 0, "lb sent a backend something that is not a "
 		    "request");
 		if (rc == 0)

@@ -7,8 +7,9 @@
  *
  *   - a head's length is within the input, and every header it returns
  *     points inside the head;
- *   - a rewritten head fits where it was told to, and parses again, to
- *     the same method, target, framing and Content-Length;
+ *   - a rewritten head fits where it was told to, and parses again (with
+ *     room for the lines lb adds: http_parse_sent), to the same method,
+ *     target, framing and Content-Length;
  *   - a body scanned in one piece and a byte at a time ends at the same
  *     place with the same verdict.
  *
@@ -41,18 +42,11 @@ check(int ok, const char *what)
 }
 
 static int
-parse_max(int response, int head_req, const char *p, size_t n, size_t max,
-    struct http_msg *m)
-{
-	return response ? http_parse_response(p, n, max, head_req, m) :
-	    http_parse_request(p, n, max, m);
-}
-
-static int
 parse(int response, int head_req, const char *p, size_t n,
     struct http_msg *m)
 {
-	return parse_max(response, head_req, p, n, MAX_HEAD, m);
+	return response ? http_parse_response(p, n, MAX_HEAD, head_req, m) :
+	    http_parse_request(p, n, MAX_HEAD, m);
 }
 
 /* Scan body in pieces of at most step bytes (split: the first piece). */
@@ -113,7 +107,7 @@ check_rewrite(int response, int head_req, const char *buf,
 	 * The rewrite may grow a head (CRLF for a bare LF, our own lines):
 	 * parse it back with room for that, as the next hop has.
 	 */
-	check(parse_max(response, head_req, out, (size_t)n, sizeof(out),
+	check(http_parse_sent(out, (size_t)n, sizeof(out), response, head_req,
 	    &again) == n, "a rewritten head does not parse back");
 	check(again.framing == m->framing, "framing changed by a rewrite");
 	check(m->framing != HTTP_BODY_LENGTH ||

@@ -457,7 +457,19 @@ script_serve(struct raw_conn *rc, void *arg)
 		}
 		if (raw_body(rc, n, NULL, 5000) != n)
 			return;
-		if (strncmp(target, "/conn-cl", 8) == 0) {
+		if (strncmp(target, "/te-", 4) == 0) {
+			/* A body framed by the codings after "/te-". */
+			raw_sendf(rc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+			    "%s\r\n\r\n5\r\nhello\r\n0\r\n\r\n", target + 4);
+			raw_fin(rc);
+			return;
+		} else if (strncmp(target, "/many-headers", 13) == 0) {
+			/* 100 headers: 99 of X-N, then Content-Length. */
+			raw_sendf(rc, "HTTP/1.1 200 OK\r\n");
+			for (i = 1; i < 100; i++)
+				raw_sendf(rc, "X-%d: %d\r\n", i, i);
+			raw_sendf(rc, "Content-Length: 3\r\n\r\nok\n");
+		} else if (strncmp(target, "/conn-cl", 8) == 0) {
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: "
 			    "Content-Length\r\nContent-Length: 5\r\n\r\nhello");
 		} else if (strncmp(target, "/hints", 6) == 0) {
@@ -539,6 +551,81 @@ START_TEST(connection_may_not_name_framing_headers)
 	h_sends(c, "GET /conn-cl HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(c, &r, 502);
 	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * A request whose Transfer-Encoding does not end in chunked, or applies
+ * chunked twice, has a body no one can find the end of (RFC 9112 6.3,
+ * item 4): 400, Connection: close, and the connection closes, for what
+ * follows the head could be anything. Chunked last after a coding lb
+ * does not decode is 501. Nothing reaches the backend.
+ */
+START_TEST(a_request_lb_cannot_frame_gets_400_and_a_close)
+{
+	static const struct {
+		const char *codings;
+		int	status;
+	} cases[] = {
+		{ "gzip", 400 }, { "chunked, gzip", 400 },
+		{ "chunked, chunked", 400 }, { "gzip, chunked", 501 },
+	};
+	struct h_proc *b = h_backend("b1", "-q", NULL);
+	int port = h_lb(1, &b, NULL)->port;
+	struct h_conn *c;
+	struct h_resp r;
+	char req[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nHost: a\r\n"
+		    "Transfer-Encoding: %s\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+		    "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+		    cases[i].codings);
+		c = h_connect(port);
+		h_sends(c, req);
+		expect(c, &r, cases[i].status);
+		ck_assert_pstr_eq(h_header(&r, "Connection"), "close");
+		h_resp_free(&r);
+		ck_assert_msg(h_peer_closed_silently(c, h_scaled(3000)),
+		    "Transfer-Encoding: %s: the connection stays open",
+		    cases[i].codings);
+		h_close(c);
+	}
+	ck_assert_int_eq(h_backend_stat(b->port, "requests "), 0);
+}
+END_TEST
+
+/*
+ * The same rule the other way: a response whose Transfer-Encoding does
+ * not end in chunked (RFC 9112 would let it run until the backend
+ * closes) gets lb's own 502, as from HAProxy. None of its body reaches
+ * the client, and the GET is not sent again: a malformed answer is the
+ * backend's word, not a lost connection.
+ */
+START_TEST(a_response_lb_cannot_frame_gets_502)
+{
+	static const char *const targets[] = { "/te-gzip", "/te-chunked,gzip",
+		"/te-chunked,chunked" };
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	int port = h_lb(1, &raw, "-i", "60000", NULL)->port;
+	struct h_conn *c;
+	struct h_resp r;
+	char req[128], note[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n"
+		    "\r\n", targets[i]);
+		c = h_connect(port);
+		h_sends(c, req);
+		expect(c, &r, 502);
+		ck_assert_ptr_null(strstr(r.body, "hello"));
+		h_resp_free(&r);
+		h_close(c);
+		snprintf(note, sizeof(note), "head %s ", targets[i]);
+		ck_assert_int_eq(raw_count(raw, note), 1);
+	}
 }
 END_TEST
 
@@ -1000,47 +1087,93 @@ START_TEST(our_own_answer_to_head_has_no_body)
 }
 END_TEST
 
+/* A request head: Host, then n - 1 headers X-1: 1 ... */
+static void
+many_headers(char *req, size_t cap, const char *version, int n)
+{
+	size_t len;
+	int i;
+
+	len = (size_t)snprintf(req, cap, "GET / HTTP/%s\r\nHost: x\r\n",
+	    version);
+	for (i = 1; i < n; i++)
+		len += (size_t)snprintf(req + len, cap - len, "X-%d: %d\r\n",
+		    i, i);
+	snprintf(req + len, cap - len, "\r\n");
+}
+
+/* How many lines of s start with prefix. */
+static int
+lines_starting(const char *s, const char *prefix)
+{
+	int n = strncmp(s, prefix, strlen(prefix)) == 0;
+
+	while ((s = strchr(s, '\n')) != NULL)
+		n += strncmp(++s, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
 /*
- * lb adds X-Forwarded-For, -Proto and -Host (the default -P): a request
- * with 98 headers would reach the backend with 101, more than lb itself
- * (or Apache, by default) takes. It gets a 431; one with 97 goes
- * through, and arrives with 100. With -P none lb adds nothing, and 100
- * go through.
+ * A client may send 100 header lines, Host among them (101: 431), and
+ * all of them reach the backend, with lb's own lines after them: the
+ * three forwarded ones of the default -P, and Connection: keep-alive for
+ * HTTP/1.0. The limit is on what lb takes in, as HAProxy's maxhdr is.
+ * With -P none lb adds nothing: 100 in, 100 out.
  */
-START_TEST(a_request_never_grows_past_the_header_limit)
+START_TEST(a_client_may_send_100_headers_and_lb_adds_its_own)
 {
 	struct h_proc *b = h_backend("b1", "-q", NULL);
-	int port = h_lb(1, &b, NULL)->port, n, i;
+	int port = h_lb(1, &b, NULL)->port;
 	struct h_resp r;
 	char req[4096];
-	size_t len;
 
-	for (n = 98; n >= 97; n--) {
-		len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n"
-		    "Host: x\r\n");
-		for (i = 1; i < n; i++)
-			len += (size_t)snprintf(req + len, sizeof(req) - len,
-			    "X-%d: %d\r\n", i, i);
-		snprintf(req + len, sizeof(req) - len, "\r\n");
-		ck_assert_int_eq(h_request(port, req, &r), 0);
-		ck_assert_int_eq(r.status, n == 98 ? 431 : 200);
-		if (n == 97)
-			ck_assert_ptr_nonnull(strstr(r.body, "header X-96: 96\n"
-			    "header X-Forwarded-For: 127.0.0.1\n"
-			    "header X-Forwarded-Proto: http\n"
-			    "header X-Forwarded-Host: x\n"));
-		h_resp_free(&r);
-	}
+	many_headers(req, sizeof(req), "1.1", 101);
+	ck_assert_int_eq(h_request(port, req, &r), 0);
+	ck_assert_int_eq(r.status, 431);
+	h_resp_free(&r);
+	many_headers(req, sizeof(req), "1.1", 100);
+	ck_assert_int_eq(h_request(port, req, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "header X-99: 99\n"
+	    "header X-Forwarded-For: 127.0.0.1\n"
+	    "header X-Forwarded-Proto: http\n"
+	    "header X-Forwarded-Host: x\n"));
+	ck_assert_int_eq(lines_starting(r.body, "header "), 103);
+	h_resp_free(&r);
+	many_headers(req, sizeof(req), "1.0", 100);
+	ck_assert_int_eq(h_request(port, req, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "header Connection: keep-alive\n"));
+	ck_assert_int_eq(lines_starting(r.body, "header "), 104);
+	h_resp_free(&r);
 	port = h_lb(1, &b, "-P", "none", NULL)->port;
-	len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\n");
-	for (i = 1; i < 100; i++)
-		len += (size_t)snprintf(req + len, sizeof(req) - len,
-		    "X-%d: %d\r\n", i, i);
-	snprintf(req + len, sizeof(req) - len, "\r\n");
+	many_headers(req, sizeof(req), "1.1", 100);
 	ck_assert_int_eq(h_request(port, req, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "header X-99: 99\n"));
-	ck_assert_ptr_null(strstr(r.body, "X-Forwarded"));
+	ck_assert_int_eq(lines_starting(r.body, "header "), 100);
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * The other way, the same: a response with 100 headers reaches the
+ * client with lb's Connection line after them, not as a 502.
+ */
+START_TEST(a_response_with_100_headers_gets_lbs_connection_line_too)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	int port = h_lb(1, &raw, "-i", "60000", NULL)->port;
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "GET /many-headers HTTP/1.1\r\n"
+	    "Host: x\r\nConnection: close\r\n\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.complete, 1);
+	ck_assert_str_eq(r.body, "ok\n");
+	ck_assert_pstr_eq(h_header(&r, "X-99"), "99");
+	ck_assert_pstr_eq(h_header(&r, "Connection"), "close");
+	ck_assert_int_eq(lines_starting(r.head, "X-"), 99);
 	h_resp_free(&r);
 }
 END_TEST
@@ -1160,6 +1293,8 @@ faults_suite(void)
 {
 	const TTest *const tests[] = {
 		connection_may_not_name_framing_headers,
+		a_request_lb_cannot_frame_gets_400_and_a_close,
+		a_response_lb_cannot_frame_gets_502,
 		an_early_answer_never_returns_a_connection_mid_body,
 		a_slow_reader_gets_every_byte_after_the_backend_closes,
 		heads_past_a_full_buffer_are_not_stalled,
@@ -1171,7 +1306,8 @@ faults_suite(void)
 		a_get_is_retried_and_a_post_never_resent,
 		a_backend_connection_close_is_honoured,
 		our_own_answer_to_head_has_no_body,
-		a_request_never_grows_past_the_header_limit,
+		a_client_may_send_100_headers_and_lb_adds_its_own,
+		a_response_with_100_headers_gets_lbs_connection_line_too,
 		an_early_answer_then_a_reset_smuggles_nothing,
 		a_half_close_after_the_whole_body_still_gets_the_answer,
 		a_client_that_stalls_mid_body_gets_408,
