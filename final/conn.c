@@ -1267,50 +1267,118 @@ tunnel_write(int fd, struct buf *b)
 	return buf_used(b) > 0 ? buf_write(fd, b) : 0;
 }
 
+/*
+ * C_TUNNEL: read one side, the backend's (into bin) or the client's
+ * (into in). 1: bytes came; 0: none, or the end of its stream; -1: the
+ * client failed, and the tunnel is over.
+ */
+static int
+tunnel_read(struct client *c, int backend)
+{
+	ssize_t r = buf_read(backend ? c->bfd : c->fd, backend ? &c->bin :
+	    &c->in);
+
+	if (backend) {
+		c->backend_more = r > 0 && buf_room(c->bin) == 0;
+		if (r == 0 || r == -1)
+			c->backend_eof = r == 0 ? B_FIN : B_RESET;
+		return r > 0;
+	}
+	c->client_more = r > 0 && buf_room(c->in) == 0;
+	if (r == 0)
+		c->client_eof = 1;
+	if (r == -1) {
+		end_tunnel(c, 'C', 0, 1);	/* reset, or no memory */
+		return -1;
+	}
+	return r > 0;
+}
+
+/*
+ * Upstream: what is left of the request (rare), then the client's
+ * bytes; while the backend takes them all and the client's last read
+ * filled in, the client is read again (PASS_READS a pass, at most).
+ * Its FIN, once in is empty, becomes ours to the backend. -1: it ended.
+ */
+static int
+tunnel_up(struct client *c, int *moved)
+{
+	int reads = 0, r;
+	ssize_t w;
+
+	if (c->up_shut)
+		return 0;
+	for (;;) {
+		if ((w = tunnel_write(c->bfd, c->up)) > 0)
+			*moved = 1;
+		if (w >= 0 && buf_used(c->up) == 0 &&
+		    (w = tunnel_write(c->bfd, c->in)) > 0)
+			*moved = 1;
+		if (w < 0) {
+			end_tunnel(c, 'S', 1, 0);	/* the backend is gone */
+			return -1;
+		}
+		if (w == 0 || buf_used(c->up) > 0 || buf_used(c->in) > 0 ||
+		    !c->client_more || c->client_eof || reads++ == PASS_READS)
+			break;
+		if ((r = tunnel_read(c, 0)) <= 0) {
+			if (r < 0)
+				return -1;
+			break;
+		}
+	}
+	if (c->client_eof && buf_used(c->up) == 0 && buf_used(c->in) == 0) {
+		shutdown(c->bfd, SHUT_WR);
+		c->up_shut = 1;
+	}
+	return 0;
+}
+
+/*
+ * Downstream: bin to out (the body of a response that never ends), for
+ * as long as the client takes all of out, reading the backend again
+ * while its last read filled bin (PASS_READS a pass, at most). Whatever
+ * take_body() said, a write that empties out must go round again while
+ * bin holds bytes: with out full it took nothing (NEED_ROOM), and if we
+ * stopped there, bin's bytes would wait for an event that may never
+ * come (nothing in out to watch the client for; the backend read only
+ * while bin has room, and only if it says more). -1: it ended.
+ */
+static int
+tunnel_down(struct client *c, int *moved)
+{
+	int reads = 0;
+	ssize_t w;
+
+	for (;;) {
+		take_body(c);	/* BAD can't be: out is bin, or already lent */
+		if ((w = tunnel_write(c->fd, c->out)) < 0) {
+			end_tunnel(c, 'C', 0, 1);	/* the client is gone */
+			return -1;
+		}
+		if (w > 0)
+			*moved = 1;
+		if (w == 0 || buf_used(c->out) > 0)
+			break;
+		if (buf_used(c->bin) > 0)
+			continue;
+		if (!c->backend_more || c->backend_eof ||
+		    reads++ == PASS_READS || tunnel_read(c, 1) <= 0)
+			break;
+	}
+	return 0;
+}
+
 /* C_TUNNEL: move what can move, pass on ends of stream, see if it is over. */
 static void
 tunnel(struct client *c)
 {
-	ssize_t w;
 	int moved = 0;
 
 	if (!HOLDS(c, c->state == C_TUNNEL))
 		return;
-	/* Upstream: what is left of the request (rare), then the client's. */
-	if (!c->up_shut) {
-		if ((w = tunnel_write(c->bfd, c->up)) > 0)
-			moved = 1;
-		if (w >= 0 && buf_used(c->up) == 0 &&
-		    (w = tunnel_write(c->bfd, c->in)) > 0)
-			moved = 1;
-		if (w < 0) {
-			end_tunnel(c, 'S', 1, 0);	/* the backend is gone */
-			return;
-		}
-		if (c->client_eof && buf_used(c->up) == 0 &&
-		    buf_used(c->in) == 0) {
-			shutdown(c->bfd, SHUT_WR);
-			c->up_shut = 1;
-		}
-	}
-	/*
-	 * Downstream: bin to out (the body of a response that never ends),
-	 * for as long as the client takes all of out. Whatever take_body()
-	 * said, a write that empties out must go round again while bin
-	 * holds bytes: with out full it took nothing (NEED_ROOM), and if we
-	 * stopped there, bin's bytes would wait for an event that may never
-	 * come (nothing in out to watch the client for; the backend read
-	 * only while bin has room, and only if it says more).
-	 */
-	do {
-		take_body(c);	/* BAD can't be: out is bin, or already lent */
-		if ((w = tunnel_write(c->fd, c->out)) < 0) {
-			end_tunnel(c, 'C', 0, 1);	/* the client is gone */
-			return;
-		}
-		if (w > 0)
-			moved = 1;
-	} while (w > 0 && buf_used(c->out) == 0 && buf_used(c->bin) > 0);
+	if (tunnel_up(c, &moved) < 0 || tunnel_down(c, &moved) < 0)
+		return;
 	if (c->backend_eof == B_RESET) {
 		end_tunnel(c, 'S', 1, 0);
 		return;
@@ -1349,21 +1417,8 @@ start_tunnel(struct client *c)
 static void
 on_tunnel(struct client *c, int backend, int events)
 {
-	ssize_t r;
-
-	if (events & EV_READ) {
-		r = backend ? buf_read(c->bfd, &c->bin) : buf_read(c->fd, &c->in);
-		if (r == 0 && backend)
-			c->backend_eof = B_FIN;
-		else if (r == -1 && backend)
-			c->backend_eof = B_RESET;
-		else if (r == 0)
-			c->client_eof = 1;
-		else if (r == -1) {
-			end_tunnel(c, 'C', 0, 1);	/* reset, or no memory */
-			return;
-		}
-	}
+	if ((events & EV_READ) && tunnel_read(c, backend) < 0)
+		return;
 	tunnel(c);
 }
 
