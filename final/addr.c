@@ -3,7 +3,6 @@
  * listening, non-blocking connects. Lesson 1 explains each call.
  */
 #include <sys/types.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "loop.h"
 
 /* "host:port", "[v6]:port", or (host_optional) "port" on 127.0.0.1. */
 int
@@ -164,8 +164,9 @@ fail:
  * after it; *ai is left on the one under way. Returns 0 with *fd (wait
  * until it is writable, then ask addr_connect_error()), or -1 with the
  * errno of the last failure (with *ai already NULL, errno as it came: the
- * caller's failed connect to the address before). A descriptor select()
- * could not watch (>= FD_SETSIZE) is closed and reported as EMFILE.
+ * caller's failed connect to the address before). A descriptor the loop
+ * could not watch (select(): >= FD_SETSIZE) is closed and reported as
+ * EMFILE.
  */
 int
 addr_connect_from(const struct addrinfo **ai, int *fd)
@@ -179,7 +180,7 @@ addr_connect_from(const struct addrinfo **ai, int *fd)
 				break;
 			continue;
 		}
-		if (*fd < FD_SETSIZE)
+		if (*fd < loop_limit())
 			return 0;
 		close(*fd);
 		err = EMFILE;

@@ -35,7 +35,7 @@
  * goes back to the pool only when both messages are complete on it.
  */
 #include <sys/types.h>
-#include <sys/select.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -153,6 +153,7 @@ static int ntunnels;			/* open now */
 static unsigned long long tunnels_total;
 static int draining;
 static struct listener listener = LISTENER_INIT;
+static int fd_cap = 1024;		/* see count_descriptors() */
 
 static void update(struct client *c);
 static void choose_backend(struct client *c);
@@ -1671,7 +1672,7 @@ add_client(int fd)
 	struct client *c;
 	int one = 1;
 
-	if (nclients >= cfg.max_conns || fd >= FD_SETSIZE ||
+	if (nclients >= cfg.max_conns || fd >= fd_cap ||
 	    addr_nonblock(fd) < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
 		refuse(fd);
 		return;
@@ -1693,7 +1694,7 @@ add_client(int fd)
 
 /*
  * A -w worker is full at its -m clients, or when one more client could
- * take its descriptors past FD_SETSIZE: a client and its backend take two
+ * take its descriptors past fd_cap: a client and its backend take two
  * (idle pooled ones make way: pool_shed_idle()), and FD_MARGIN are for
  * the rest (stdio, the signal pipe and socketpair, the listener).
  */
@@ -1703,7 +1704,22 @@ static int
 worker_full(void)
 {
 	return nclients >= cfg.max_conns ||
-	    2 * (nclients + 1) + FD_MARGIN > FD_SETSIZE;
+	    2 * (nclients + 1) + FD_MARGIN > fd_cap;
+}
+
+/*
+ * The descriptors a client may have: below what the loop can watch
+ * (select(): FD_SETSIZE) and what this process may open.
+ */
+static void
+count_descriptors(void)
+{
+	struct rlimit rl;
+
+	fd_cap = loop_limit();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)fd_cap)
+		fd_cap = (int)rl.rlim_cur;
 }
 
 /*
@@ -1715,6 +1731,7 @@ worker_full(void)
 int
 conn_listen(int lfd, int shared)
 {
+	count_descriptors();
 	if (loop_listen(&listener, lfd, add_client) < 0)
 		return -1;
 	if (shared)

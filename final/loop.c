@@ -1,18 +1,20 @@
 /*
- * loop.c - the select() loop and its timers.
+ * loop.c - the event loop: watched descriptors and their callbacks, and
+ * timers.
  *
  * Lesson 3 rebuilt its fd sets before every select() (select() overwrites
- * them) by walking every connection. Here two master sets are kept in
- * step with the table of what each descriptor waits for, as Redis's
- * ae_select.c does, and each pass starts from a copy of them.
+ * them) by walking every connection. Here a table says what each
+ * descriptor waits for and whom to call, and a multiplexer (mux.h) does
+ * the waiting: select() by default (mux_select.c), poll() with -e poll
+ * (mux_poll.c). This file never asks which one it has, and only the
+ * multiplexer knows its limits (FD_SETSIZE is select()'s alone).
  * New in final/: timers. Every timeout in the balancer (a slow client, a
  * slow backend, the next health check) is a struct timer in a binary
- * heap ordered by deadline; the nearest one becomes select()'s timeout,
+ * heap ordered by deadline; the nearest one becomes the wait's timeout,
  * so the loop sleeps exactly until the next thing that must happen.
  */
-#include <sys/select.h>
+#include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,23 +24,86 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "mux.h"
 
 struct watch {
 	int	events;		/* EV_READ | EV_WRITE, or 0: not watched */
 	loop_fn	*fn;
 	void	*arg;
 	unsigned long since;	/* the pass it was (re)registered in */
+	unsigned long ready_pass;	/* the pass it was last found ready in */
+	int	ready;		/* what it was found ready for, then */
 };
 
-static struct watch watches[FD_SETSIZE];
-static fd_set want_rd, want_wr;	/* what watches[] says, kept as fd sets */
-static fd_set ready_rd;		/* what this pass's select() found readable */
+static const struct mux *mux = &mux_select;
+static int mux_started;
+static struct watch *watches;	/* by descriptor; grows as they do */
+static int nwatches;
+static int *readyq;		/* this pass's ready descriptors, in order */
+static int nready, readyq_cap;
 static int maxfd = -1;
 static unsigned long pass;
+static int in_pass;		/* timers and callbacks of a pass run */
 static double now;
 
 static struct timer **heap;
 static int nheap, heap_cap;
+
+static const struct mux *const muxes[] = { &mux_select, &mux_poll, NULL };
+
+static const struct mux *
+find_mux(const char *name)
+{
+	int i;
+
+	for (i = 0; muxes[i] != NULL; i++)
+		if (strcmp(muxes[i]->name, name) == 0)
+			return muxes[i];
+	return NULL;
+}
+
+/* -e: "select" or "poll", before anything is watched. 0, or -1. */
+int
+loop_use(const char *name)
+{
+	const struct mux *m = find_mux(name);
+
+	if (m == NULL)
+		return -1;
+	mux = m;
+	return 0;
+}
+
+/* The limit (see loop_limit()) the multiplexer of that name has. */
+int
+loop_limit_of(const char *name)
+{
+	const struct mux *m = find_mux(name);
+
+	return m != NULL ? m->limit() : 0;
+}
+
+const char *
+loop_mux_name(void)
+{
+	return mux->name;
+}
+
+static int
+start_mux(void)
+{
+	if (!mux_started && mux->init() < 0)
+		return -1;
+	mux_started = 1;
+	return 0;
+}
+
+/* The multiplexer can watch descriptors below this (INT_MAX: any). */
+int
+loop_limit(void)
+{
+	return mux->limit();
+}
 
 double
 loop_clock(void)
@@ -57,29 +122,43 @@ loop_now(void)
 	return now;
 }
 
+/* Room in the table for fd. 0, or -1. */
+static int
+grow_watches(int fd)
+{
+	struct watch *w;
+	int n = nwatches > 0 ? nwatches : 64;
+
+	if (fd < nwatches)
+		return 0;
+	while (n <= fd)
+		n *= 2;
+	if ((w = realloc(watches, (size_t)n * sizeof(*w))) == NULL)
+		return -1;
+	memset(w + nwatches, 0, (size_t)(n - nwatches) * sizeof(*w));
+	watches = w;
+	nwatches = n;
+	return 0;
+}
+
 /*
- * Watch fd for events, calling fn(arg, fd, ready). A descriptor
- * >= FD_SETSIZE cannot be watched: FD_SET() would write past the end of
- * the fd_set. Callers check the -1 and refuse the connection.
+ * Watch fd for events, calling fn(arg, fd, ready). A descriptor the
+ * multiplexer cannot watch (select(): >= FD_SETSIZE, where FD_SET()
+ * would write past the end of the fd_set) gets -1, and so does one
+ * there is no memory for. Callers check the -1 and refuse the
+ * connection.
  */
 int
 loop_watch(int fd, int events, loop_fn *fn, void *arg)
 {
-	if (fd < 0 || fd >= FD_SETSIZE)
+	if (fd < 0 || start_mux() < 0 || fd >= mux->limit() ||
+	    grow_watches(fd) < 0 || mux->set(fd, events) < 0)
 		return -1;
 	if (watches[fd].fn != fn || watches[fd].arg != arg)
 		watches[fd].since = pass;	/* a new owner: see dispatch */
 	watches[fd].events = events;
 	watches[fd].fn = fn;
 	watches[fd].arg = arg;
-	if (events & EV_READ)
-		FD_SET(fd, &want_rd);
-	else
-		FD_CLR(fd, &want_rd);
-	if (events & EV_WRITE)
-		FD_SET(fd, &want_wr);
-	else
-		FD_CLR(fd, &want_wr);
 	if (fd > maxfd)
 		maxfd = fd;
 	return 0;
@@ -88,13 +167,33 @@ loop_watch(int fd, int events, loop_fn *fn, void *arg)
 void
 loop_unwatch(int fd)
 {
-	if (fd < 0 || fd >= FD_SETSIZE)
+	if (fd < 0 || fd >= nwatches)
 		return;
 	memset(&watches[fd], 0, sizeof(watches[fd]));
-	FD_CLR(fd, &want_rd);
-	FD_CLR(fd, &want_wr);
+	mux->set(fd, 0);
 	while (maxfd >= 0 && watches[maxfd].fn == NULL)
 		maxfd--;
+}
+
+/* From the multiplexer: fd is ready for events, this pass. */
+void
+loop_ready(int fd, int events)
+{
+	int *q;
+
+	if (fd < 0 || fd >= nwatches)
+		return;
+	if (nready == readyq_cap) {
+		int cap = readyq_cap > 0 ? 2 * readyq_cap : 64;
+
+		if ((q = realloc(readyq, (size_t)cap * sizeof(*q))) == NULL)
+			return;	/* it stays ready: the next pass sees it */
+		readyq = q;
+		readyq_cap = cap;
+	}
+	readyq[nready++] = fd;
+	watches[fd].ready_pass = pass;
+	watches[fd].ready = events;
 }
 
 /* The heap: heap[0] is the nearest deadline; a parent is never later. */
@@ -210,22 +309,20 @@ run_timers(void)
 /*
  * Call the callbacks of the ready descriptors. A callback may close and
  * reopen descriptors: a number registered during this pass may belong to
- * a new socket that select() never saw, so it waits for the next pass.
+ * a new socket the wait never saw, so it waits for the next pass.
  */
 static int
-dispatch(fd_set *rd, fd_set *wr, int top)
+dispatch(void)
 {
-	int fd, ev, n = 0;
+	int i, fd, ev, n = 0;
 
-	for (fd = 0; fd <= top; fd++) {
-		struct watch *w = &watches[fd];
-		if (w->fn == NULL || w->since == pass)
+	for (i = 0; i < nready; i++) {
+		fd = readyq[i];
+		if (watches[fd].fn == NULL || watches[fd].since == pass)
 			continue;
-		ev = (FD_ISSET(fd, rd) ? EV_READ : 0) |
-		    (FD_ISSET(fd, wr) ? EV_WRITE : 0);
-		ev &= w->events;
+		ev = watches[fd].ready & watches[fd].events;
 		if (ev != 0) {
-			w->fn(w->arg, fd, ev);
+			watches[fd].fn(watches[fd].arg, fd, ev);
 			n++;
 		}
 	}
@@ -303,59 +400,47 @@ loop_run_once(void)
 }
 
 /*
- * One select(), sleeping until the nearest deadline, or max_s seconds
- * at most when max_s >= 0 (0: only look). Returns how many callbacks
- * and timers ran, or -1 when select() failed.
+ * One wait, sleeping until the nearest deadline, or max_s seconds at
+ * most when max_s >= 0 (0: only look). Returns how many callbacks and
+ * timers ran, or -1 when the multiplexer's system call failed.
  */
 int
 loop_run_wait(double max_s)
 {
-	struct timeval tv, *tvp = NULL;
-	fd_set rd = want_rd, wr = want_wr;	/* select() overwrites them */
-	int top = maxfd, n;
 	double wait = max_s;
+	int n;
 
+	if (start_mux() < 0)
+		return -1;
 	if (nheap > 0 && (max_s < 0 || heap[0]->at - loop_clock() < max_s))
 		wait = heap[0]->at - loop_clock();
-	if (wait >= 0 || nheap > 0) {
-		if (wait < 0)
-			wait = 0;
-		tv.tv_sec = (time_t)wait;
-		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) +
-		    (wait > 0);
-		if (tv.tv_usec >= 1000000) {	/* macOS, BSDs: else EINVAL */
-			tv.tv_sec++;
-			tv.tv_usec -= 1000000;
-		}
-		tvp = &tv;
-	}
+	if (nheap > 0 && wait < 0)
+		wait = 0;
 	pass++;
-	if (select(top + 1, &rd, &wr, NULL, tvp) < 0) {
-		if (errno != EINTR)
-			return -1;
-		FD_ZERO(&rd);
-		FD_ZERO(&wr);
-	}
+	nready = 0;
+	if (mux->wait(maxfd, wait) < 0)
+		return -1;
 	now = loop_clock();
-	ready_rd = rd;
+	in_pass = 1;
 	n = run_timers();
-	n += dispatch(&rd, &wr, top);
-	FD_ZERO(&ready_rd);
+	n += dispatch();
+	in_pass = 0;
 	return n;
 }
 
 /*
- * Did this pass's select() find fd readable, with its callback still to
+ * Did this pass's wait find fd readable, with its callback still to
  * come? (A descriptor registered during the pass is a new socket that
- * select() never saw: no.) pool.c asks it of an idle connection before
+ * the wait never saw: no.) pool.c asks it of an idle connection before
  * lending it, for free, where a recv(MSG_PEEK) would cost a system call
  * on every request.
  */
 int
 loop_readable_now(int fd)
 {
-	return fd >= 0 && fd < FD_SETSIZE && watches[fd].since != pass &&
-	    FD_ISSET(fd, &ready_rd);
+	return in_pass && fd >= 0 && fd < nwatches &&
+	    watches[fd].since != pass && watches[fd].ready_pass == pass &&
+	    (watches[fd].ready & EV_READ);
 }
 
 void
@@ -364,4 +449,14 @@ loop_free(void)
 	free(heap);
 	heap = NULL;
 	nheap = heap_cap = 0;
+	free(watches);
+	watches = NULL;
+	nwatches = 0;
+	maxfd = -1;
+	free(readyq);
+	readyq = NULL;
+	nready = readyq_cap = 0;
+	if (mux_started)
+		mux->free();
+	mux_started = 0;
 }

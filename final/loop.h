@@ -1,8 +1,9 @@
 /*
- * loop.h - one select() loop for everything: clients, backends, health
- * checks, the status page. Descriptors get a callback; timers get a
- * deadline, and the nearest deadline becomes select()'s timeout.
- * Listening sockets get their accept() loop here too.
+ * loop.h - one loop for everything: clients, backends, health checks,
+ * the status page. Descriptors get a callback; timers get a deadline,
+ * and the nearest deadline becomes the wait's timeout. The waiting is
+ * select()'s (the default) or poll()'s (-e poll): see mux.h. Listening
+ * sockets get their accept() loop here too.
  */
 #ifndef LOOP_H
 #define LOOP_H
@@ -22,6 +23,10 @@ struct timer {
 	double	at;		/* where it stands in the heap: <= when */
 };
 
+int	loop_use(const char *name);	/* -e select|poll: 0, or -1 */
+const char *loop_mux_name(void);
+int	loop_limit(void);		/* it watches descriptors below this */
+int	loop_limit_of(const char *name);	/* the same, of -e name */
 double	loop_now(void);			/* monotonic seconds, this pass */
 double	loop_clock(void);		/* monotonic seconds, right now */
 int	loop_watch(int fd, int events, loop_fn *fn, void *arg);
@@ -41,9 +46,9 @@ struct listener {
 
 int	loop_listen(struct listener *l, int fd, void (*fn)(int fd));
 void	loop_unlisten(struct listener *l);	/* stop, close */
-int	loop_run_once(void);		/* one select() and its dispatch */
+int	loop_run_once(void);		/* one wait and its dispatch */
 int	loop_run_wait(double max_s);	/* the same, sleeping max_s at most */
-int	loop_readable_now(int fd);	/* select() said so, this pass */
+int	loop_readable_now(int fd);	/* the wait said so, this pass */
 void	loop_free(void);
 
 #endif

@@ -3,14 +3,15 @@
  *
  *   lb -l [HOST:]PORT -b HOST:PORT [-b HOST:PORT ...] [options]
  *
- * Modules: loop.c (select(), timers, listeners), conn.c (client
- * connections), buf.c (buffers on demand), pool.c (backends and their
- * idle connections), health.c
- * (active checks, up and down), status.c and report.c (the status
- * page), http.c (parsing and framing), addr.c (addresses and sockets),
- * log.c (logs).
+ * Modules: loop.c (the loop, timers, listeners) with mux_select.c and
+ * mux_poll.c (its waiting, -e), conn.c (client connections), buf.c
+ * (buffers on demand), pool.c (backends and their idle connections),
+ * health.c (active checks, up and down), status.c and report.c (the
+ * status page), http.c (parsing and framing), addr.c (addresses and
+ * sockets), log.c (logs), workers.c (-w: a master and its workers).
  */
-#include <sys/select.h>
+#include <sys/types.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -29,7 +30,10 @@
 #include "status.h"
 #include "workers.h"
 
-struct config cfg = {
+#define CLIENTS_MAX	1000000	/* -m, -p: with -e poll */
+
+/* The defaults, as -h shows them whatever the command line said. */
+static const struct config defaults = {
 	.connect_ms = 2000,
 	.head_ms = 10000,
 	.response_ms = 30000,
@@ -48,6 +52,8 @@ struct config cfg = {
 	.workers = 1,
 };
 
+struct config cfg;
+
 static int sig_pipe[2] = { -1, -1 };
 static int stop_now;
 static struct timer drain_timer;
@@ -55,12 +61,15 @@ static struct timer drain_timer;
 static void
 usage(FILE *f)
 {
+	const struct config *d = &defaults;
+
 	fprintf(f,
 	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N][,drain] "
 	    "[-b ...]\n"
 	    "          [-f FILE] [-w N|auto]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
+	    "          [-e select|poll]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
 	    "127.0.0.1)\n"
 	    "  -b HOST:PORT[,weight=N]\n"
@@ -115,7 +124,8 @@ usage(FILE *f)
 	    "  -p N            idle connections kept per backend, at most; 0: no "
 	    "reuse\n"
 	    "                  (default %d)\n"
-	    "  -m N            clients at once (default %d)\n"
+	    "  -m N            clients at once (default %d; with select, %d "
+	    "at most)\n"
 	    "  -P HEADERS      what the backend is told of the request: "
 	    "x-forwarded\n"
 	    "                  (X-Forwarded-For appended, -Proto and -Host set), "
@@ -128,6 +138,10 @@ usage(FILE *f)
 	    "health and serves\n"
 	    "                  the status page for all of them (default 1: "
 	    "one process)\n"
+	    "  -e select|poll  how the loop waits: select() (default), or "
+	    "poll(), which has\n"
+	    "                  no FD_SETSIZE: -m up to what the system lets "
+	    "lb open\n"
 	    "  -h              show this help\n"
 	    "\n"
 	    "Access log (stdout), a line a request:\n"
@@ -138,15 +152,15 @@ usage(FILE *f)
 	    "out of memory\n"
 	    "          or sockets, c client too slow, s backend too slow, t "
 	    "tunnel silent,\n"
-	    "          K drain deadline\n"
+	    "          K drain deadline, I lb found a bug in itself\n"
 	    "    when: R request, C connecting, H response head, D response "
 	    "body, T tunnel\n"
 	    "  flags: -, reused (a pooled connection), retries=N\n"
 	    "Event log (stderr): time lb: what happened\n",
-	    MAX_BACKENDS, WEIGHT_MAX, cfg.health_path, cfg.interval_ms,
-	    cfg.rise, cfg.fall, cfg.connect_ms, cfg.head_ms, cfg.response_ms,
-	    cfg.idle_ms, cfg.drain_ms, cfg.check_ms, cfg.pool_ms, cfg.tunnel_ms,
-	    cfg.retries, cfg.pool_size, cfg.max_conns, WORKERS_MAX);
+	    MAX_BACKENDS, WEIGHT_MAX, d->health_path, d->interval_ms, d->rise,
+	    d->fall, d->connect_ms, d->head_ms, d->response_ms, d->idle_ms,
+	    d->drain_ms, d->check_ms, d->pool_ms, d->tunnel_ms, d->retries,
+	    d->pool_size, d->max_conns, loop_limit_of("select"), WORKERS_MAX);
 }
 
 /* A whole number in [lo, hi], or -1. */
@@ -271,12 +285,14 @@ check_listeners(const char *l_arg)
 static void
 parse_args(int argc, char **argv)
 {
-	const char *why, *bad, *l_arg = NULL, *a_arg = NULL;
+	const char *why, *bad, *l_arg = NULL, *a_arg = NULL, *m_arg = NULL;
 	char copy[256], err[512];
 	int c;
 
+	cfg = defaults;
 	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:e:")) !=
+	    -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -335,12 +351,13 @@ parse_args(int argc, char **argv)
 			    &cfg.retries);
 			break;
 		case 'p':
-			number_arg("-p", "a number", 0, FD_SETSIZE,
+			number_arg("-p", "a number", 0, CLIENTS_MAX,
 			    &cfg.pool_size);
 			break;
 		case 'm':
-			number_arg("-m", "a number", 1, FD_SETSIZE,
+			number_arg("-m", "a number", 1, CLIENTS_MAX,
 			    &cfg.max_conns);
+			m_arg = optarg;
 			break;
 		case 'w':
 			if (strcmp(optarg, "auto") == 0)
@@ -359,6 +376,10 @@ parse_args(int argc, char **argv)
 			else
 				bad_arg("want x-forwarded, forwarded or none",
 				    "-P", optarg);
+			break;
+		case 'e':
+			if (loop_use(optarg) < 0)
+				bad_arg("want select or poll", "-e", optarg);
 			break;
 		case ':':
 			fprintf(stderr, "lb: option -%c needs a value\n", optopt);
@@ -384,6 +405,44 @@ parse_args(int argc, char **argv)
 		exit(2);
 	}
 	check_listeners(l_arg);
+	if (cfg.max_conns > loop_limit())
+		bad_arg("select() watches descriptors below FD_SETSIZE only: "
+		    "use -e poll for more clients", "-m", m_arg);
+}
+
+/*
+ * -m clients take two descriptors each (the client, its backend), and
+ * lb a few of its own. select() can watch no more than its FD_SETSIZE
+ * whatever the system allows (-m was checked against that); poll() can,
+ * so the process's soft limit goes up to what -m needs, as far as the
+ * hard limit lets it. When even that is short, the event log says so.
+ */
+static void
+fit_descriptors(void)
+{
+	struct rlimit rl;
+	rlim_t need = 2 * (rlim_t)cfg.max_conns + 64, was;
+
+	if (need > (rlim_t)loop_limit())
+		need = (rlim_t)loop_limit();
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ?
+	    rl.rlim_max : need;
+	if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_event("descriptor limit raised from %llu to %llu for -m %d",
+		    (unsigned long long)was, (unsigned long long)rl.rlim_cur,
+		    cfg.max_conns);
+	else
+		rl.rlim_cur = was;
+	if (rl.rlim_cur < need)
+		log_event("-m %d needs about %llu descriptors, and lb may open "
+		    "%llu (the hard limit, ulimit -Hn): past about %llu clients,"
+		    " new ones get a 503", cfg.max_conns, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)
+		    (rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / 2 : 0));
 }
 
 /* What lb serves, and how it checks: the event log's first lines. */
@@ -606,6 +665,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	log_init();
+	fit_descriptors();
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
 		return 1;

@@ -4,8 +4,8 @@
  * a pool of idle keep-alive connections.
  *
  * The pool follows the load: it keeps every connection a request has
- * given back, up to -p (default 1024: in practice, FD_SETSIZE is the
- * cap), and each goes after -t pool ms unused. A small fixed cap (it
+ * given back, up to -p (default 1024: in practice, with select(),
+ * FD_SETSIZE is the cap), and each goes after -t pool ms unused. A small fixed cap (it
  * was 32) made 400 clients reopen backend connections all the time: the
  * connects cost more than the requests.
  *

@@ -254,7 +254,7 @@ add_sclient(int fd)
 		return;
 	}
 	if (loop_watch(fd, EV_READ, on_sclient, s) < 0) {
-		close(fd);	/* >= FD_SETSIZE: select() cannot watch it */
+		close(fd);	/* the loop cannot watch it (select()) */
 		free(s);
 		return;
 	}

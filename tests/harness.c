@@ -371,8 +371,8 @@ h_spawn(const char *name, char *const argv[], int wrap)
 		if (next_fd_limit > 0) {
 			struct rlimit rl;
 
-			getrlimit(RLIMIT_NOFILE, &rl);
-			rl.rlim_cur = (rlim_t)next_fd_limit;
+			/* Hard too: lb raises its soft limit for -m. */
+			rl.rlim_cur = rl.rlim_max = (rlim_t)next_fd_limit;
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		execvp(args[0], args);
@@ -443,6 +443,27 @@ spawn_listener(const char *name, char *const argv[], int wrap, int port)
 		    name, port, err);
 	}
 	return p;
+}
+
+/*
+ * LB_EXTRA: words for every balancer final/'s suites start, after the
+ * test's own (tests/Makefile's MUX=poll sets "-e poll"): appended to
+ * argv[0..n), the new count.
+ */
+static int
+extra_args(char **argv, int n)
+{
+	static char words[256];
+	const char *e = getenv("LB_EXTRA");
+	char *w;
+
+	if (e == NULL || *e == '\0' || h_level() < 4)
+		return n;
+	snprintf(words, sizeof(words), "%s", e);
+	for (w = strtok(words, " "); w != NULL && n < MAX_ARGS - 1;
+	    w = strtok(NULL, " "))
+		argv[n++] = w;
+	return n;
 }
 
 /*
@@ -519,6 +540,7 @@ h_lb_args(char *const args[])
 	argv[n++] = portstr;
 	for (i = 0; args[i] != NULL && n < MAX_ARGS - 1; i++)
 		argv[n++] = args[i];
+	n = extra_args(argv, n);
 	argv[n] = NULL;
 	return spawn_listener("lb", argv, 1, port);
 }
