@@ -1155,6 +1155,25 @@ START_TEST(a_client_that_stalls_mid_body_gets_408)
 }
 END_TEST
 
+/*
+ * An HTTP/1.0 client never gets a 1xx (RFC 9110 section 15.2): the
+ * first status line it reads is the final one. (Found by mutation:
+ * take_response_head() passing the 103 on to 1.0 clients too.)
+ */
+START_TEST(an_http10_client_never_gets_a_1xx)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	int port = h_lb(1, &raw, "-i", "60000", NULL)->port;
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "GET /hints HTTP/1.0\r\nHost: x\r\n"
+	    "\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	h_resp_free(&r);
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -1176,6 +1195,7 @@ faults_suite(void)
 		a_half_close_after_the_whole_body_still_gets_the_answer,
 		a_client_that_stalls_mid_body_gets_408,
 		the_drain_deadline_resets_a_body_it_cuts,
+		an_http10_client_never_gets_a_1xx,
 		NULL
 	};
 	TCase *tc;
