@@ -457,6 +457,16 @@ script_serve(struct raw_conn *rc, void *arg)
 		}
 		if (raw_body(rc, n, NULL, 5000) != n)
 			return;
+		if (strncmp(target, "/then-408", 9) == 0) {
+			/* Kept idle, then the backend's own idle timeout. */
+			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3"
+			    "\r\n\r\nok\n");
+			h_pause_ms(h_scaled(200));
+			raw_sendf(rc, "HTTP/1.1 408 Request Timeout\r\n"
+			    "Connection: close\r\nContent-Length: 0\r\n\r\n");
+			raw_fin(rc);
+			return;
+		}
 		if (strncmp(target, "/conn-cl", 8) == 0) {
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: "
 			    "Content-Length\r\nContent-Length: 5\r\n\r\nhello");
@@ -496,6 +506,7 @@ script_serve(struct raw_conn *rc, void *arg)
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
 			    "\r\nok\n");
 	}
+	raw_note(rc, "ended after %d", rc->nreq);	/* lb closed it */
 }
 
 /*
@@ -1217,6 +1228,47 @@ START_TEST(an_http10_client_never_gets_a_1xx)
 }
 END_TEST
 
+/*
+ * An idle pooled connection on which the backend sent a 408 (its own
+ * idle timeout) and closed, in the very select() pass the next request
+ * came in, is not lent: the client gets a 200 from a fresh connection.
+ * lb is stopped while both happen, so that one pass sees both, and the
+ * client's descriptor, the lower, is dispatched first. (Found by
+ * mutation: pool_take() without its loop_readable_now() check.)
+ */
+START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_proc *lb = h_lb(1, &raw, "-i", "60000", NULL);
+	struct h_conn *first, *c;
+	long end = h_now_ms() + h_scaled(2000);
+	struct h_resp r;
+
+	/*
+	 * The client's descriptor must be the lower. So it connects once
+	 * none below it can come free, to be taken by the backend's: lb's
+	 * first health check over, and an exchange done on a connection
+	 * kept open (by then lb has closed the harness's own connection,
+	 * made to see it listen, which it may take with this one).
+	 */
+	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
+		h_pause_ms(5);
+	first = h_connect(lb->port);
+	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(first, &r, 200);
+	h_resp_free(&r);
+	c = h_connect(lb->port);
+	h_sends(c, "GET /then-408 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(c, &r, 200);
+	h_resp_free(&r);
+	kill(lb->pid, SIGSTOP);
+	h_pause_ms(h_scaled(500));	/* the 408 and the FIN arrive */
+	h_sends(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+	kill(lb->pid, SIGCONT);
+	expect_after_on_a_fresh_connection(c, raw, "sent a 408 and closed");
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -1240,6 +1292,7 @@ faults_suite(void)
 		the_drain_deadline_resets_a_body_it_cuts,
 		a_body_after_a_head_response_is_never_pooled,
 		an_http10_client_never_gets_a_1xx,
+		a_pooled_connection_closing_in_the_same_pass_is_not_lent,
 		NULL
 	};
 	TCase *tc;
