@@ -455,6 +455,12 @@ script_serve(struct raw_conn *rc, void *arg)
 			    "Content-Length: 0\r\n\r\n");
 			continue;
 		}
+		if (strncmp(target, "/drop", 5) == 0) {
+			/* Takes ?after= body bytes (all), closes unanswered. */
+			raw_body(rc, raw_query(rc, "after", n), NULL, 5000);
+			raw_fin(rc);
+			return;
+		}
 		if (raw_body(rc, n, NULL, 5000) != n)
 			return;
 		if (strncmp(target, "/then-408", 9) == 0) {
@@ -1167,6 +1173,19 @@ START_TEST(a_client_that_stalls_mid_body_gets_408)
 END_TEST
 
 /*
+ * A balancer in front of raw twice: a retry goes to the same backend,
+ * which sees it, as in the fault matrix.
+ */
+static int
+lb_twice(struct h_proc *raw)
+{
+	struct h_proc *be[2];
+
+	be[0] = be[1] = raw;
+	return h_lb(2, be, "-i", "60000", NULL)->port;
+}
+
+/*
  * The GET /after just sent on c is answered by the backend as the first
  * request of a fresh connection, not by what the pooled one, which
  * `pooled` describes, still held.
@@ -1206,6 +1225,32 @@ START_TEST(a_body_after_a_head_response_is_never_pooled)
 	ck_assert_int_eq(r.status, 200);
 	h_resp_free(&r);
 	expect_after_on_a_fresh_connection(c, raw, "had a body left over");
+}
+END_TEST
+
+/*
+ * A POST whose body is still coming when the backend closes unanswered:
+ * all of it that was sent is still in lb, so only its method keeps it
+ * from going again, and it must not (RFC 9110 section 9.2.2). The
+ * backend takes the head and 50 bytes, then closes; it sees one head.
+ * (Found by mutation: no_response() without its idempotent check.)
+ */
+START_TEST(a_post_cut_off_mid_body_is_never_resent)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_conn *c = h_connect(lb_twice(raw));
+	struct h_resp r;
+	char part[950];
+
+	memset(part, 'p', sizeof(part));
+	h_sends(c, "POST /drop?after=50 HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 1000\r\n\r\n");
+	h_send(c, part, 50);
+	h_pause_ms(h_scaled(300));	/* the backend closes meanwhile */
+	h_send(c, part, sizeof(part));
+	expect(c, &r, 502);
+	h_resp_free(&r);
+	ck_assert_int_eq(raw_count(raw, "head /drop"), 1);
 }
 END_TEST
 
@@ -1291,6 +1336,7 @@ faults_suite(void)
 		a_client_that_stalls_mid_body_gets_408,
 		the_drain_deadline_resets_a_body_it_cuts,
 		a_body_after_a_head_response_is_never_pooled,
+		a_post_cut_off_mid_body_is_never_resent,
 		an_http10_client_never_gets_a_1xx,
 		a_pooled_connection_closing_in_the_same_pass_is_not_lent,
 		NULL
