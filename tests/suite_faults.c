@@ -1255,6 +1255,36 @@ START_TEST(a_post_cut_off_mid_body_is_never_resent)
 END_TEST
 
 /*
+ * A PUT may be sent again, but not once lb has let its first bytes go
+ * to make room for later ones: a retry would start mid-body. The body
+ * here is 100 KB of requests, the backend reads it all and closes
+ * unanswered: nothing may reach it as /smuggled, and the client gets a
+ * 502. (Found by mutation: pump_body() without "c->kept = 0".)
+ */
+START_TEST(a_body_larger_than_the_buffer_is_never_resent)
+{
+	static const char get[] = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+	static char body[2800 * (sizeof(get) - 1)];
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_conn *c = h_connect(lb_twice(raw));
+	struct h_resp r;
+	char head[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(body); i += sizeof(get) - 1)
+		memcpy(body + i, get, sizeof(get) - 1);
+	snprintf(head, sizeof(head), "PUT /drop HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(body));
+	h_sends(c, head);
+	h_send(c, body, sizeof(body));
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_int_eq(raw_count(raw, "head /smuggled"), 0);
+	ck_assert_int_eq(r.status, 502);
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
  * An HTTP/1.0 client never gets a 1xx (RFC 9110 section 15.2): the
  * first status line it reads is the final one. (Found by mutation:
  * take_response_head() passing the 103 on to 1.0 clients too.)
@@ -1337,6 +1367,7 @@ faults_suite(void)
 		the_drain_deadline_resets_a_body_it_cuts,
 		a_body_after_a_head_response_is_never_pooled,
 		a_post_cut_off_mid_body_is_never_resent,
+		a_body_larger_than_the_buffer_is_never_resent,
 		an_http10_client_never_gets_a_1xx,
 		a_pooled_connection_closing_in_the_same_pass_is_not_lent,
 		NULL
