@@ -12,6 +12,12 @@
  * presented as complete; never another request's bytes; a GET with
  * nothing sent to its client yet is retried, a POST never is.
  */
+/* pidfd_getfd(), through syscall(): see shrink_send_buffers(). */
+#ifdef __linux__
+#define _DEFAULT_SOURCE
+#include <sys/syscall.h>
+#endif
+
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -1344,6 +1350,91 @@ START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
 }
 END_TEST
 
+/* Is fd a socket listening on 127.0.0.1:port? */
+static int
+listens_on(int fd, int port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(int);
+	int listening = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+	    !listening)
+		return 0;
+	len = sizeof(sin);
+	return getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
+	    sin.sin_family == AF_INET && ntohs(sin.sin_port) == port;
+}
+
+/*
+ * Give the sockets lb accepts from now on a send buffer this small, as
+ * on a host with small ones: set on its listening socket, the sockets
+ * it accepts inherit it (Linux grows one to megabytes unless told not
+ * to). Only Linux lets a parent reach into its child's descriptors,
+ * with pidfd_getfd() (Linux 5.6): 0 where that cannot be done.
+ */
+static int
+shrink_send_buffers(const struct h_proc *lb, int bytes)
+{
+	int done = 0;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	int pidfd, fd, copy;
+
+	if ((pidfd = (int)syscall(SYS_pidfd_open, lb->pid, 0)) < 0)
+		return 0;
+	for (fd = 0; fd < 64 && !done; fd++) {
+		if ((copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0)) < 0)
+			continue;
+		if (listens_on(copy, lb->port))
+			done = setsockopt(copy, SOL_SOCKET, SO_SNDBUF, &bytes,
+			    sizeof(bytes)) == 0;
+		close(copy);
+	}
+	close(pidfd);
+#else
+	(void)lb;
+	(void)bytes;
+#endif
+	return done;
+}
+
+/*
+ * A slow reader that keeps reading is not cut off, however long the
+ * whole response takes: -t response bounds each wait, not the sum of
+ * them. Once the backend's last byte is in, only writes to the client
+ * say it still reads. Here lb's own buffers (36 KB) take about 200 ms
+ * to drain at 4 KB per 25 ms, more than twice -t response (80 ms), and
+ * no wait is longer than about 30 ms. lb's send buffer to the client is
+ * made small first: in one of Linux's, megabytes, lb's buffers would
+ * drain at one write, and the mutation be invisible. (Found by
+ * mutation: progress() without the timer_arm() after a client write.)
+ */
+START_TEST(a_slow_reader_that_keeps_reading_is_not_cut)
+{
+	enum { SIZE = 131072 };
+	struct h_proc *raw = h_raw("raw", script_serve, NULL), *lb;
+	struct h_conn *c;
+	struct h_resp r;
+	char t[32], req[128];
+
+	snprintf(t, sizeof(t), "response=%d", h_scaled(80));
+	lb = h_lb(1, &raw, "-i", "60000", "-t", t, NULL);
+	if (!shrink_send_buffers(lb, 2048)) {
+		h_skip("lb's send buffers cannot be made small here");
+		return;
+	}
+	c = h_connect_slow(lb->port, 25);
+	snprintf(req, sizeof(req), "GET /big?size=%d&framing=0 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", SIZE);
+	h_sends(c, req);
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_msg(r.complete && r.body_len == SIZE && body_ok(0, r.body,
+	    r.body_len), "a slow reader got %zu of %d bytes, %s", r.body_len,
+	    SIZE, r.complete ? "complete" : "cut");
+	h_resp_free(&r);
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -1370,6 +1461,7 @@ faults_suite(void)
 		a_body_larger_than_the_buffer_is_never_resent,
 		an_http10_client_never_gets_a_1xx,
 		a_pooled_connection_closing_in_the_same_pass_is_not_lent,
+		a_slow_reader_that_keeps_reading_is_not_cut,
 		NULL
 	};
 	TCase *tc;
