@@ -12,6 +12,12 @@
  * presented as complete; never another request's bytes; a GET with
  * nothing sent to its client yet is retried, a POST never is.
  */
+/* pidfd_getfd(), through syscall(): see shrink_send_buffers(). */
+#ifdef __linux__
+#define _DEFAULT_SOURCE
+#include <sys/syscall.h>
+#endif
+
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -455,8 +461,24 @@ script_serve(struct raw_conn *rc, void *arg)
 			    "Content-Length: 0\r\n\r\n");
 			continue;
 		}
+		if (strncmp(target, "/drop", 5) == 0) {
+			/* Takes ?after= body bytes (all), closes unanswered. */
+			raw_body(rc, raw_query(rc, "after", n), NULL, 5000);
+			raw_fin(rc);
+			return;
+		}
 		if (raw_body(rc, n, NULL, 5000) != n)
 			return;
+		if (strncmp(target, "/then-408", 9) == 0) {
+			/* Kept idle, then the backend's own idle timeout. */
+			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3"
+			    "\r\n\r\nok\n");
+			h_pause_ms(h_scaled(200));
+			raw_sendf(rc, "HTTP/1.1 408 Request Timeout\r\n"
+			    "Connection: close\r\nContent-Length: 0\r\n\r\n");
+			raw_fin(rc);
+			return;
+		}
 		if (strncmp(target, "/te-", 4) == 0) {
 			/* A body framed by the codings after "/te-". */
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
@@ -508,6 +530,7 @@ script_serve(struct raw_conn *rc, void *arg)
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
 			    "\r\nok\n");
 	}
+	raw_note(rc, "ended after %d", rc->nreq);	/* lb closed it */
 }
 
 /*
@@ -1288,6 +1311,263 @@ START_TEST(a_client_that_stalls_mid_body_gets_408)
 }
 END_TEST
 
+/*
+ * A balancer in front of raw twice: a retry goes to the same backend,
+ * which sees it, as in the fault matrix.
+ */
+static int
+lb_twice(struct h_proc *raw)
+{
+	struct h_proc *be[2];
+
+	be[0] = be[1] = raw;
+	return h_lb(2, be, "-i", "60000", NULL)->port;
+}
+
+/*
+ * The GET /after just sent on c is answered by the backend as the first
+ * request of a fresh connection, not by what the pooled one, which
+ * `pooled` describes, still held.
+ */
+static void
+expect_after_on_a_fresh_connection(struct h_conn *c, const struct h_proc *raw,
+    const char *pooled)
+{
+	struct h_resp r;
+
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_msg(r.status == 200 && r.complete && strcmp(r.body, "ok\n") ==
+	    0, "GET /after got %d, from the pooled connection that %s",
+	    r.status, pooled);
+	h_resp_free(&r);
+	ck_assert_int_eq(raw_count(raw, "head /after 1"), 1);
+}
+
+/*
+ * A broken backend answers HEAD with a body anyway. Those bytes are no
+ * response: its connection must not go back to the pool, or the GET
+ * pipelined behind the HEAD, lent it in the same pass, reads them as
+ * its own answer. The head and 40 KB come in one write, more than lb's
+ * buffer takes: some of the body is in bin when the head is done, the
+ * rest still in the socket. (Found by mutation: release_backend()
+ * without its check that bin is empty.)
+ */
+START_TEST(a_body_after_a_head_response_is_never_pooled)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_conn *c = h_connect(h_lb(1, &raw, "-i", "60000", NULL)->port);
+	struct h_resp r;
+
+	h_sends(c, "HEAD /big?size=40000 HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_int_eq(h_read_response(c, &r, 1, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+	expect_after_on_a_fresh_connection(c, raw, "had a body left over");
+}
+END_TEST
+
+/*
+ * A POST whose body is still coming when the backend closes unanswered:
+ * all of it that was sent is still in lb, so only its method keeps it
+ * from going again, and it must not (RFC 9110 section 9.2.2). The
+ * backend takes the head and 50 bytes, then closes; it sees one head.
+ * (Found by mutation: no_response() without its idempotent check.)
+ */
+START_TEST(a_post_cut_off_mid_body_is_never_resent)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_conn *c = h_connect(lb_twice(raw));
+	struct h_resp r;
+	char part[950];
+
+	memset(part, 'p', sizeof(part));
+	h_sends(c, "POST /drop?after=50 HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 1000\r\n\r\n");
+	h_send(c, part, 50);
+	h_pause_ms(h_scaled(300));	/* the backend closes meanwhile */
+	h_send(c, part, sizeof(part));
+	expect(c, &r, 502);
+	h_resp_free(&r);
+	ck_assert_int_eq(raw_count(raw, "head /drop"), 1);
+}
+END_TEST
+
+/*
+ * A PUT may be sent again, but not once lb has let its first bytes go
+ * to make room for later ones: a retry would start mid-body. The body
+ * here is 100 KB of requests, the backend reads it all and closes
+ * unanswered: nothing may reach it as /smuggled, and the client gets a
+ * 502. (Found by mutation: pump_body() without "c->kept = 0".)
+ */
+START_TEST(a_body_larger_than_the_buffer_is_never_resent)
+{
+	static const char get[] = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+	static char body[2800 * (sizeof(get) - 1)];
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_conn *c = h_connect(lb_twice(raw));
+	struct h_resp r;
+	char head[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(body); i += sizeof(get) - 1)
+		memcpy(body + i, get, sizeof(get) - 1);
+	snprintf(head, sizeof(head), "PUT /drop HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(body));
+	h_sends(c, head);
+	h_send(c, body, sizeof(body));
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_int_eq(raw_count(raw, "head /smuggled"), 0);
+	ck_assert_int_eq(r.status, 502);
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * An HTTP/1.0 client never gets a 1xx (RFC 9110 section 15.2): the
+ * first status line it reads is the final one. (Found by mutation:
+ * take_response_head() passing the 103 on to 1.0 clients too.)
+ */
+START_TEST(an_http10_client_never_gets_a_1xx)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	int port = h_lb(1, &raw, "-i", "60000", NULL)->port;
+	struct h_resp r;
+
+	ck_assert_int_eq(h_request(port, "GET /hints HTTP/1.0\r\nHost: x\r\n"
+	    "\r\n", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	h_resp_free(&r);
+}
+END_TEST
+
+/*
+ * An idle pooled connection on which the backend sent a 408 (its own
+ * idle timeout) and closed, in the very select() pass the next request
+ * came in, is not lent: the client gets a 200 from a fresh connection.
+ * lb is stopped while both happen, so that one pass sees both, and the
+ * client's descriptor, the lower, is dispatched first. (Found by
+ * mutation: pool_take() without its loop_readable_now() check.)
+ */
+START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
+{
+	struct h_proc *raw = h_raw("raw", script_serve, NULL);
+	struct h_proc *lb = h_lb(1, &raw, "-i", "60000", NULL);
+	struct h_conn *first, *c;
+	long end = h_now_ms() + h_scaled(2000);
+	struct h_resp r;
+
+	/*
+	 * The client's descriptor must be the lower. So it connects once
+	 * none below it can come free, to be taken by the backend's: lb's
+	 * first health check over, and an exchange done on a connection
+	 * kept open (by then lb has closed the harness's own connection,
+	 * made to see it listen, which it may take with this one).
+	 */
+	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
+		h_pause_ms(5);
+	first = h_connect(lb->port);
+	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(first, &r, 200);
+	h_resp_free(&r);
+	c = h_connect(lb->port);
+	h_sends(c, "GET /then-408 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(c, &r, 200);
+	h_resp_free(&r);
+	kill(lb->pid, SIGSTOP);
+	h_pause_ms(h_scaled(500));	/* the 408 and the FIN arrive */
+	h_sends(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+	kill(lb->pid, SIGCONT);
+	expect_after_on_a_fresh_connection(c, raw, "sent a 408 and closed");
+}
+END_TEST
+
+/* Is fd a socket listening on 127.0.0.1:port? */
+static int
+listens_on(int fd, int port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(int);
+	int listening = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+	    !listening)
+		return 0;
+	len = sizeof(sin);
+	return getsockname(fd, (struct sockaddr *)&sin, &len) == 0 &&
+	    sin.sin_family == AF_INET && ntohs(sin.sin_port) == port;
+}
+
+/*
+ * Give the sockets lb accepts from now on a send buffer this small, as
+ * on a host with small ones: set on its listening socket, the sockets
+ * it accepts inherit it (Linux grows one to megabytes unless told not
+ * to). Only Linux lets a parent reach into its child's descriptors,
+ * with pidfd_getfd() (Linux 5.6): 0 where that cannot be done.
+ */
+static int
+shrink_send_buffers(const struct h_proc *lb, int bytes)
+{
+	int done = 0;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	int pidfd, fd, copy;
+
+	if ((pidfd = (int)syscall(SYS_pidfd_open, lb->pid, 0)) < 0)
+		return 0;
+	for (fd = 0; fd < 64 && !done; fd++) {
+		if ((copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0)) < 0)
+			continue;
+		if (listens_on(copy, lb->port))
+			done = setsockopt(copy, SOL_SOCKET, SO_SNDBUF, &bytes,
+			    sizeof(bytes)) == 0;
+		close(copy);
+	}
+	close(pidfd);
+#else
+	(void)lb;
+	(void)bytes;
+#endif
+	return done;
+}
+
+/*
+ * A slow reader that keeps reading is not cut off, however long the
+ * whole response takes: -t response bounds each wait, not the sum of
+ * them. Once the backend's last byte is in, only writes to the client
+ * say it still reads. Here lb's own buffers (36 KB) take about 200 ms
+ * to drain at 4 KB per 25 ms, more than twice -t response (80 ms), and
+ * no wait is longer than about 30 ms. lb's send buffer to the client is
+ * made small first: in one of Linux's, megabytes, lb's buffers would
+ * drain at one write, and the mutation be invisible. (Found by
+ * mutation: progress() without the timer_arm() after a client write.)
+ */
+START_TEST(a_slow_reader_that_keeps_reading_is_not_cut)
+{
+	enum { SIZE = 131072 };
+	struct h_proc *raw = h_raw("raw", script_serve, NULL), *lb;
+	struct h_conn *c;
+	struct h_resp r;
+	char t[32], req[128];
+
+	snprintf(t, sizeof(t), "response=%d", h_scaled(80));
+	lb = h_lb(1, &raw, "-i", "60000", "-t", t, NULL);
+	if (!shrink_send_buffers(lb, 2048)) {
+		h_skip("lb's send buffers cannot be made small here");
+		return;
+	}
+	c = h_connect_slow(lb->port, 25);
+	snprintf(req, sizeof(req), "GET /big?size=%d&framing=0 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", SIZE);
+	h_sends(c, req);
+	ck_assert_int_eq(h_read_response(c, &r, 0, h_scaled(H_TIMEOUT_MS)), 0);
+	ck_assert_msg(r.complete && r.body_len == SIZE && body_ok(0, r.body,
+	    r.body_len), "a slow reader got %zu of %d bytes, %s", r.body_len,
+	    SIZE, r.complete ? "complete" : "cut");
+	h_resp_free(&r);
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -1312,6 +1592,12 @@ faults_suite(void)
 		a_half_close_after_the_whole_body_still_gets_the_answer,
 		a_client_that_stalls_mid_body_gets_408,
 		the_drain_deadline_resets_a_body_it_cuts,
+		a_body_after_a_head_response_is_never_pooled,
+		a_post_cut_off_mid_body_is_never_resent,
+		a_body_larger_than_the_buffer_is_never_resent,
+		an_http10_client_never_gets_a_1xx,
+		a_pooled_connection_closing_in_the_same_pass_is_not_lent,
+		a_slow_reader_that_keeps_reading_is_not_cut,
 		NULL
 	};
 	TCase *tc;
