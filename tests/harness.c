@@ -223,8 +223,8 @@ h_loopback_socket(int port, int rcvbuf, struct sockaddr_in *sin)
  * A blocking connection to 127.0.0.1:port, or -1 (errno says why).
  * rcvbuf > 0: a client that cannot take much at a time.
  */
-static int
-dial(int port, int rcvbuf)
+int
+h_dial(int port, int rcvbuf)
 {
 	struct sockaddr_in sin;
 	int fd = h_loopback_socket(port, rcvbuf, &sin);
@@ -248,7 +248,7 @@ h_wait_port(int port, int ms)
 	int fd;
 
 	do {
-		if ((fd = dial(port, 0)) >= 0) {
+		if ((fd = h_dial(port, 0)) >= 0) {
 			close(fd);
 			return 0;
 		}
@@ -268,7 +268,7 @@ h_wait_refused(int port, int ms)
 	int fd;
 
 	do {
-		if ((fd = dial(port, 0)) < 0 && errno == ECONNREFUSED)
+		if ((fd = h_dial(port, 0)) < 0 && errno == ECONNREFUSED)
 			return 0;
 		if (fd >= 0)
 			close(fd);
@@ -819,7 +819,7 @@ h_connect_slow(int port, int ms)
 	ck_assert_int_lt(i, MAX_CONNS);
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
-	c->fd = dial(port, ms > 0 ? SLOW_RCVBUF : 0);
+	c->fd = h_dial(port, ms > 0 ? SLOW_RCVBUF : 0);
 	ck_assert_msg(c->fd >= 0, "cannot connect to port %d: %s", port,
 	    strerror(errno));
 	c->slow_ms = ms;
@@ -1099,6 +1099,45 @@ h_request(int port, const char *raw, struct h_resp *r)
 	rc = h_read_response(c, r, head, H_TIMEOUT_MS);
 	h_close(c);
 	return rc;
+}
+
+/*
+ * One response off fd, its body counted, not kept: 1 whole, 0 the
+ * connection ended first, -1 nothing for ms (a client left hanging).
+ */
+int
+h_read_one(int fd, int ms)
+{
+	char buf[16384];
+	size_t len = 0;
+	long long body = -1, got = 0;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	const char *end, *cl;
+	ssize_t r;
+
+	buf[0] = '\0';
+	for (;;) {
+		if (body < 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+			if ((cl = strstr(buf, "Content-Length: ")) == NULL)
+				return 0;
+			body = atoll(cl + 16);
+			got = (long long)len - (end + 4 - buf);
+		}
+		if (body >= 0 && got >= body)
+			return 1;
+		if (poll(&pfd, 1, ms) <= 0)
+			return -1;
+		if (body < 0) {
+			if (len == sizeof(buf) - 1 ||
+			    (r = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+				return 0;
+			len += (size_t)r;
+			buf[len] = '\0';
+		} else if ((r = read(fd, buf, sizeof(buf))) <= 0)
+			return 0;
+		else
+			got += r;
+	}
 }
 
 /* The backend's /control/stats line "name N", as a number (-1: none). */

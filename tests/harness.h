@@ -94,6 +94,10 @@ int	 h_peer_closed(struct h_conn *c, int ms);
 int	 h_peer_closed_silently(struct h_conn *c, int ms);
 void	 h_close(struct h_conn *c);
 int	 h_request(int port, const char *raw, struct h_resp *r);
+/* A blocking connection to 127.0.0.1:port, or -1; rcvbuf > 0: small. */
+int	 h_dial(int port, int rcvbuf);
+/* One response off fd, counted: 1 whole, 0 cut, -1 nothing for ms. */
+int	 h_read_one(int fd, int ms);
 const char *h_header(const struct h_resp *r, const char *name);
 const char *h_head_value(const char *head, const char *name, char *out,
 	    size_t n);

@@ -912,71 +912,21 @@ START_TEST(descriptors_past_fd_setsize_are_answered)
 }
 END_TEST
 
-/*
- * One response off fd, its body counted, not kept: 1 whole, 0 the
- * connection ended first, -1 nothing for ms (a client left hanging).
- */
-static int
-read_one(int fd, int ms)
-{
-	char buf[16384];
-	size_t len = 0;
-	long long body = -1, got = 0;
-	struct pollfd pfd = { fd, POLLIN, 0 };
-	const char *end, *cl;
-	ssize_t r;
-
-	buf[0] = '\0';
-	for (;;) {
-		if (body < 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-			if ((cl = strstr(buf, "Content-Length: ")) == NULL)
-				return 0;
-			body = atoll(cl + 16);
-			got = (long long)len - (end + 4 - buf);
-		}
-		if (body >= 0 && got >= body)
-			return 1;
-		if (poll(&pfd, 1, ms) <= 0)
-			return -1;
-		if (body < 0) {
-			if (len == sizeof(buf) - 1 ||
-			    (r = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
-				return 0;
-			len += (size_t)r;
-			buf[len] = '\0';
-		} else if ((r = read(fd, buf, sizeof(buf))) <= 0)
-			return 0;
-		else
-			got += r;
-	}
-}
-
 static void
 load_client(struct h_proc *self, void *arg)
 {
 	/* Large enough that a kill often falls in the middle of one. */
 	static const char get[] = "GET /?size=100000 HTTP/1.1\r\nHost: x"
 	    "\r\n\r\n";
-	struct sockaddr_in sin;
 	int port = *(int *)arg, fd, rc;
 	long end = h_now_ms() + 2500, t, worst = 0, done = 0, cut = 0, hung = 0;
 
 	(void)self;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((unsigned short)port);
-	while (h_now_ms() < end) {
-		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-			break;
-		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-			close(fd);
-			break;
-		}
+	while (h_now_ms() < end && (fd = h_dial(port, 0)) >= 0) {
 		do {
 			t = h_now_ms();
 			rc = write(fd, get, sizeof(get) - 1) < 0 ? 0 :
-			    read_one(fd, 2000);
+			    h_read_one(fd, 2000);
 			if (h_now_ms() - t > worst)
 				worst = h_now_ms() - t;
 			done += rc == 1;

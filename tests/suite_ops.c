@@ -724,6 +724,57 @@ START_TEST(a_stalled_log_reader_stops_no_request)
 }
 END_TEST
 
+/*
+ * -e poll: one process past FD_SETSIZE. N keep-alive clients connect
+ * in waves, each is answered and stays open; with all N open a new
+ * client is still answered; memory stays small (the target is 32 MB
+ * for 10,000 clients: final/README "Performance"); and once they leave,
+ * every descriptor comes back. With select() lb stops near 500 clients.
+ */
+START_TEST(poll_holds_thousands_of_clients_in_one_process)
+{
+	enum { N = 3000, WAVE = 250 };
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	static int fd[N];
+	struct h_proc *b, *lb;
+	struct h_resp r;
+	int i, j, base;
+	long end, rss;
+
+	if (h_instrumented() || !h_raise_fd_limit(N + 512)) {
+		h_skip("needs N + 512 descriptors, and lb not under valgrind "
+		    "or ASan, which keep their own");
+		return;
+	}
+	b = h_backend("b1", "-q", NULL);
+	lb = h_lb(1, &b, "-e", "poll", "-m", "4000", "-i", "60000", "-t",
+	    "pool=200", NULL);
+	base = h_fd_count(lb->pid);
+	for (i = 0; i < N; i += WAVE) {
+		for (j = i; j < i + WAVE; j++) {
+			ck_assert_int_ge(fd[j] = h_dial(lb->port, 0), 0);
+			ck_assert_int_eq(h_write_all(fd[j], get, sizeof(get) - 1),
+			    0);
+		}
+		for (j = i; j < i + WAVE; j++)
+			ck_assert_msg(h_read_one(fd[j], h_scaled(5000)) == 1,
+			    "client %d of %d got no whole answer", j + 1, N);
+	}
+	ck_assert_int_eq(h_request(lb->port, get, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+	ck_assert_int_ge(h_fd_count(lb->pid), base + N);
+	rss = h_rss_kb(lb->pid);
+	ck_assert_msg(rss < 32 * 1024, "%ld KB for %d clients", rss, N);
+	for (i = 0; i < N; i++)
+		close(fd[i]);
+	for (end = h_now_ms() + h_scaled(3000); h_now_ms() < end &&
+	    h_fd_count(lb->pid) > base; )
+		h_pause_ms(20);
+	ck_assert_int_le(h_fd_count(lb->pid), base);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -739,6 +790,7 @@ ops_suite(void)
 		workers_reload_together_and_drain_together,
 		a_full_worker_leaves_new_clients_to_the_others,
 		a_stalled_log_reader_stops_no_request,
+		poll_holds_thousands_of_clients_in_one_process,
 		NULL
 	};
 
