@@ -331,8 +331,10 @@ END {
 		}
 	}
 	exit errors > 0
-}' "$out/results.txt" | tee "$out/table.txt"
+}' "$out/results.txt" > "$out/table.txt"
+# Not through a pipe into tee: a pipeline's status is tee's.
 status=$?
+cat "$out/table.txt"
 
 # The chart: req/s and p99 against keep-alive clients, one line each,
 # the mean of the rounds (the table gives medians).
