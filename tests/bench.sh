@@ -208,27 +208,30 @@ cell() {
 	esac
 	# -w 2: FD_SETSIZE limits each worker, so twice as many clients.
 	start "$1"
-	hdr=
-	[ "$3" = close ] && hdr="-H Connection:close"
+	b=$1 n=$2 mode=$3
+	# wrk drops a header with no space after its colon: "-H
+	# Connection:close" measured keep-alive. wrk's arguments go in
+	# "$@", a word each, whatever they hold.
+	set -- "http://127.0.0.1:$lbport/"
+	[ $mode = close ] && set -- -H 'Connection: close' "$@"
 	# The processes that do the work: nginx's worker, not its master;
 	# final-w2's master and both workers (CPU and peak RSS summed).
 	wpid=$bpid
-	if [ "$1" = nginx ]; then
+	if [ "$b" = nginx ]; then
 		wpid=$(pgrep -P $bpid | head -1)
-	elif [ "$1" = final-w2 ]; then
+	elif [ "$b" = final-w2 ]; then
 		wpid="$bpid $(pgrep -P $bpid | tr '\n' ' ')"
 	fi
 	a0=$(accepts)
 	c0=$(cpu_ticks $wpid)
-	wrk -t1 -c"$2" -d"${SECS}s" --latency $hdr \
-	    "http://127.0.0.1:$lbport/" > "$tmp/wrk" 2>&1
+	wrk -t1 -c"$n" -d"${SECS}s" --latency "$@" > "$tmp/wrk" 2>&1
 	c1=$(cpu_ticks $wpid)
 	a1=$(accepts)
 	rss=$(for p in $wpid; do cat /proc/$p/status; done |
 	    awk '/^VmHWM/ { t += $2 } END { print t }')
 	kill $bpid 2>/dev/null
 	wait $bpid 2>/dev/null
-	awk -v b="$1" -v n="$2" -v mode="$3" -v cpu=$((c1 - c0)) \
+	awk -v b="$b" -v n="$n" -v mode="$mode" -v cpu=$((c1 - c0)) \
 	    -v hz="$(getconf CLK_TCK)" -v rss="$rss" -v conns=$((a1 - a0 - 2)) '
 	function ms(v) {	# wrk prints 512.00us, 1.20ms, 2.01s
 		if (v ~ /us$/) return v / 1000
