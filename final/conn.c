@@ -968,6 +968,8 @@ take_response_head(struct client *c)
 	c->status = m.status;
 	c->backend_ms = (loop_now() - c->tb) * 1000;
 	c->backend_keep = m.keep_alive && !c->upgrade;	/* it heard "upgrade" */
+	if (c->bc != NULL)	/* how long the backend keeps it idle */
+		c->bc->keep_s = http_keep_alive_timeout(&m);
 	http_body_init(&c->resp_body, &m);
 	c->rs = c->resp_body.done ? RS_DONE : RS_BODY;
 	return MOVED;

@@ -717,6 +717,39 @@ http_connection_has(const struct http_msg *m, const char *token)
 }
 
 /*
+ * How long a server says it keeps an idle connection open: "Keep-Alive:
+ * timeout=5, max=100", the header Apache and others send (RFC 2068
+ * section 19.7.1.1 described it; no later RFC defines it, and many
+ * servers send none). Its seconds, at most a day, or -1 for no word.
+ */
+int
+http_keep_alive_timeout(const struct http_msg *m)
+{
+	const struct http_header *h;
+	const char *p, *el;
+	size_t len, i;
+	long n;
+	int k;
+
+	for (k = 0; k < m->nheaders; k++) {
+		h = &m->headers[k];
+		if (!is_named(h, "Keep-Alive"))
+			continue;
+		p = h->value;
+		while (next_element(&p, h->value + h->value_len, &el, &len)) {
+			if (len < 9 || strncasecmp(el, "timeout=", 8) != 0)
+				continue;
+			for (n = 0, i = 8; i < len && is_digit(el[i]); i++)
+				if (n <= 86400)
+					n = n * 10 + (el[i] - '0');
+			if (i == len)
+				return n > 86400 ? 86400 : (int)n;
+		}
+	}
+	return -1;
+}
+
+/*
  * An upgrade is asked for by "Connection: upgrade" and an Upgrade header
  * together, and only in HTTP/1.1: RFC 9110 section 7.8 tells a server to
  * ignore Upgrade in a 1.0 request (a 1.0 proxy on the way could have

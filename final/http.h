@@ -120,6 +120,9 @@ int	http_connection_has(const struct http_msg *m, const char *token);
 /* GET, HEAD, OPTIONS, PUT, DELETE, TRACE: safe to send twice (RFC 9110 9.2.2). */
 int	http_idempotent(const char *method, size_t len);
 
+/* "Keep-Alive: timeout=N" of a response: N seconds, or -1 for none. */
+int	http_keep_alive_timeout(const struct http_msg *m);
+
 /* Does this request ask to switch protocols (RFC 9110 section 7.8)? */
 int	http_wants_upgrade(const struct http_msg *m);
 

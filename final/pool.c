@@ -663,6 +663,7 @@ pool_new(struct backend *be, int fd)
 		return NULL;
 	bc->fd = fd;
 	bc->be = be;
+	bc->keep_s = -1;
 	timer_init(&bc->timer, idle_expired, bc);
 	be->active++;
 	be->connects++;
@@ -699,6 +700,26 @@ pool_take(struct backend *be)
 	return NULL;
 }
 
+/*
+ * How long bc may wait in the pool: -t pool, or less when the backend
+ * said it closes idle connections sooner (Keep-Alive: timeout=N): lb
+ * lets go a second before it would (half of N, for N under 2), so that
+ * a request is not sent on a connection the backend is closing (the
+ * keep-alive race, conn.c).
+ */
+static double
+idle_s(const struct bconn *bc)
+{
+	double s = cfg.pool_ms / 1e3, hint = bc->keep_s;
+
+	if (hint >= 0) {
+		hint = hint >= 2 ? hint - 1 : hint / 2;
+		if (hint < s)
+			s = hint;
+	}
+	return s;
+}
+
 /* A client is done with bc: keep it for the next request, or close it. */
 void
 pool_give_back(struct bconn *bc, int reusable)
@@ -706,7 +727,8 @@ pool_give_back(struct bconn *bc, int reusable)
 	struct backend *be = bc->be;
 
 	be->active--;
-	if (!reusable || !pool_usable(be) || be->nidle >= cfg.pool_size ||
+	if (!reusable || bc->keep_s == 0 || !pool_usable(be) ||
+	    be->nidle >= cfg.pool_size ||
 	    loop_watch(bc->fd, EV_READ, idle_readable, bc) < 0) {
 		bconn_close(bc);
 		return;
@@ -714,7 +736,7 @@ pool_give_back(struct bconn *bc, int reusable)
 	bc->next = be->idle;
 	be->idle = bc;
 	be->nidle++;
-	timer_arm(&bc->timer, loop_now() + cfg.pool_ms / 1e3);
+	timer_arm(&bc->timer, loop_now() + idle_s(bc));
 }
 
 /*

@@ -26,6 +26,7 @@ struct bconn {
 	struct backend *be;
 	struct bconn *next;	/* in the backend's idle list */
 	struct timer timer;	/* idle too long: close it */
+	int	keep_s;		/* the backend keeps it idle this long; -1: ? */
 };
 
 /* What a slot of backends[] holds. */

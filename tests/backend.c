@@ -29,7 +29,8 @@
  *   -h          show the usage
  *
  * A query overrides -s, -d, -z, -c, -m and -C for one request:
- * "GET /x?status=500&delay=200&size=1048576&chunked=1&mode=stall&closing=500".
+ * "GET /x?status=500&delay=200&size=1048576&chunked=1&mode=stall&closing=500";
+ * and keepalive=S adds "Keep-Alive: timeout=S" to a kept connection's head.
  * /health answers "ok" (200) or "sick" (503); /control/sick and
  * /control/well set that state, as do SIGUSR1 and SIGUSR2;
  * /control/stats counts connections, ordinary requests and health checks.
@@ -90,6 +91,7 @@ struct settings {
 	int	chunked;
 	int	mode;
 	long long closing;	/* ms: say close, hold the connection */
+	long long keepalive;	/* s: say "Keep-Alive: timeout=S"; -1: not */
 };
 
 /* Bytes in p[off..len), room for cap. */
@@ -167,12 +169,13 @@ static const struct {
 	{ 'c', "chunked", 0, 1, "want 0 or 1" },
 	{ 'm', "mode", 0, 0, "want normal, stall, close, garbage or drop" },
 	{ 'C', "closing", 0, MAX_MS, "want milliseconds 0-86400000" },
+	{ 'A', "keepalive", 0, 86400, "want seconds 0-86400" },
 	{ 'K', NULL, 0, 1000000000, "want a count 0-1000000000" },
 	{ 'I', NULL, 0, MAX_MS, "want milliseconds 0-86400000 (0: never)" },
 	{ 0, NULL, 0, 0, NULL }
 };
 
-static struct settings defaults = { 200, 0, -1, 0, M_NORMAL, 0 };
+static struct settings defaults = { 200, 0, -1, 0, M_NORMAL, 0, -1 };
 static const char *name;
 static int quiet, sick;
 static long long idle_ms = 60000, max_per_conn;
@@ -213,6 +216,7 @@ usage(FILE *f)
 	    "  -q        quiet: no log line per request (default: log)\n"
 	    "  -h        show this help\n"
 	    "Per request: ?status=&delay=&size=&chunked=&mode=&closing=\n"
+	    "             &keepalive= (seconds: say Keep-Alive: timeout=)\n"
 	    "Paths: /health /control/sick /control/well /control/stats\n"
 	    "Signals: SIGUSR1 sick, SIGUSR2 well, SIGTERM/SIGINT stop\n");
 }
@@ -331,6 +335,7 @@ set_knob(int opt, const char *val, struct settings *s)
 	case 'z': s->size = v; break;
 	case 'c': s->chunked = (int)v; break;
 	case 'C': s->closing = v; break;
+	case 'A': s->keepalive = v; break;
 	case 'K': max_per_conn = v; break;
 	case 'I': idle_ms = v; break;
 	}
@@ -568,6 +573,8 @@ queue_head(struct conn *c, int status, int nobody, unsigned long long len,
 		buf_printf(o, "Connection: close\r\n");
 	else if (q->minor == 0)
 		buf_printf(o, "Connection: keep-alive\r\n");
+	if (q->keep && q->set.keepalive >= 0)
+		buf_printf(o, "Keep-Alive: timeout=%lld\r\n", q->set.keepalive);
 	buf_add(o, "\r\n", 2);
 }
 

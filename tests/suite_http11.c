@@ -326,6 +326,37 @@ START_TEST(a_reused_connection_the_backend_drops_is_retried_or_passed_on)
 }
 END_TEST
 
+/*
+ * A backend that says how long it keeps an idle connection ("Keep-Alive:
+ * timeout=2") gets it back from the pool a second before that: lb does
+ * not send a request on a connection the backend is about to close (the
+ * keep-alive race). Without the hint, the same wait (1.3 s, under -t
+ * pool) finds the pooled connection and reuses it.
+ */
+START_TEST(a_backends_keep_alive_timeout_is_honoured)
+{
+	struct h_proc *b = h_backend("b1", "-q", NULL);
+	struct h_proc *lb = h_lb(1, &b, "-i", "60000", NULL);
+	struct h_conn *c = h_connect(lb->port);
+	struct h_resp r;
+
+	h_sends(c, "GET /hint?keepalive=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(c, &r, 0, 200);
+	ck_assert_pstr_eq(h_header(&r, "Keep-Alive"), NULL);	/* hop-by-hop */
+	h_resp_free(&r);
+	h_pause_ms(1300);
+	h_sends(c, "GET /after-hint HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(c, &r, 0, 200);
+	ck_assert_pstr_eq(h_header(&r, "X-Connection-Requests"), "1");
+	h_resp_free(&r);
+	h_pause_ms(1300);
+	h_sends(c, "GET /no-hint HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(c, &r, 0, 200);
+	ck_assert_pstr_eq(h_header(&r, "X-Connection-Requests"), "2");
+	h_resp_free(&r);
+}
+END_TEST
+
 START_TEST(a_post_refused_by_one_backend_goes_to_the_next)
 {
 	struct h_proc *b2 = h_backend("b2", "-q", NULL);
@@ -776,6 +807,7 @@ http11_suite(void)
 		hop_by_hop_removed_and_forwarded_for_appended,
 		backend_connections_are_reused,
 		a_reused_connection_the_backend_drops_is_retried_or_passed_on,
+		a_backends_keep_alive_timeout_is_honoured,
 		a_post_refused_by_one_backend_goes_to_the_next,
 		bad_or_absent_backend_answers,
 		connect_tunnels_get_501,

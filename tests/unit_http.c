@@ -842,6 +842,37 @@ START_TEST(connection_table)
 }
 END_TEST
 
+static const struct {
+	const char *headers;
+	int	want;
+} keep_alives[] = {
+	{ "Keep-Alive: timeout=5, max=100\r\n", 5 },
+	{ "Keep-Alive: max=100, timeout=15\r\n", 15 },
+	{ "keep-alive: TIMEOUT=2\r\n", 2 },
+	{ "Keep-Alive: timeout=0\r\n", 0 },
+	{ "Keep-Alive: max=5\r\nKeep-Alive: timeout=7\r\n", 7 },
+	{ "Keep-Alive: timeout=99999999999\r\n", 86400 },
+	{ "Keep-Alive: timeout=\r\n", -1 },
+	{ "Keep-Alive: timeout=5s\r\n", -1 },
+	{ "Keep-Alive: xtimeout=5\r\n", -1 },
+	{ "X-Keep-Alive: timeout=5\r\n", -1 },
+	{ "", -1 },
+};
+
+START_TEST(keep_alive_timeout_table)
+{
+	struct http_msg m;
+	char buf[256];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n%s"
+	    "Content-Length: 0\r\n\r\n", keep_alives[_i].headers);
+	ck_assert_int_eq(http_parse_response(buf, (size_t)n, MAX_HEAD, 0,
+	    &m), n);
+	ck_assert_int_eq(http_keep_alive_timeout(&m), keep_alives[_i].want);
+}
+END_TEST
+
 START_TEST(find_header)
 {
 	const char *in = H11 "X-A: 1\r\nx-a: 2\r\nX-AB: 3\r\n\r\n";
@@ -890,6 +921,8 @@ http_unit_suite(void)
 	tcase_add_loop_test(rest, idempotent_table, 0, NROWS(methods));
 	tcase_add_loop_test(rest, wants_upgrade_table, 0, NROWS(upgrades));
 	tcase_add_loop_test(rest, connection_table, 0, NROWS(connections));
+	tcase_add_loop_test(rest, keep_alive_timeout_table, 0,
+	    NROWS(keep_alives));
 	tcase_add_test(rest, find_header);
 	suite_add_tcase(s, rest);
 	return s;
