@@ -1443,6 +1443,31 @@ START_TEST(an_http10_client_never_gets_a_1xx)
 END_TEST
 
 /*
+ * Wait until no descriptor below the next client's can come free in lb,
+ * to be taken by that client's backend connection: then the client's
+ * is the lower, and dispatched first in a pass. That is once lb's first
+ * health check is over, and an exchange done on a connection kept open
+ * (by then lb has closed the harness's own connection, made to see it
+ * listen, which it may take with this one). raw notes "ended after 1"
+ * when lb closes its health check connection, and answers ?close=1
+ * with a close.
+ */
+static void
+settle_descriptors(const struct h_proc *lb, const struct h_proc *raw)
+{
+	long end = h_now_ms() + h_scaled(2000);
+	struct h_conn *first;
+	struct h_resp r;
+
+	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
+		h_pause_ms(5);
+	first = h_connect(lb->port);
+	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(first, &r, 200);
+	h_resp_free(&r);
+}
+
+/*
  * An idle pooled connection on which the backend sent a 408 (its own
  * idle timeout) and closed, in the very select() pass the next request
  * came in, is not lent: the client gets a 200 from a fresh connection.
@@ -1454,23 +1479,10 @@ START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
 {
 	struct h_proc *raw = h_raw("raw", script_serve, NULL);
 	struct h_proc *lb = h_lb(1, &raw, "-i", "60000", NULL);
-	struct h_conn *first, *c;
-	long end = h_now_ms() + h_scaled(2000);
+	struct h_conn *c;
 	struct h_resp r;
 
-	/*
-	 * The client's descriptor must be the lower. So it connects once
-	 * none below it can come free, to be taken by the backend's: lb's
-	 * first health check over, and an exchange done on a connection
-	 * kept open (by then lb has closed the harness's own connection,
-	 * made to see it listen, which it may take with this one).
-	 */
-	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
-		h_pause_ms(5);
-	first = h_connect(lb->port);
-	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	expect(first, &r, 200);
-	h_resp_free(&r);
+	settle_descriptors(lb, raw);
 	c = h_connect(lb->port);
 	h_sends(c, "GET /then-408 HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(c, &r, 200);
