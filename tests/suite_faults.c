@@ -140,6 +140,44 @@ cut_point(int at, size_t len, size_t head_len)
 	}
 }
 
+/* The request's Content-Length, or 0. */
+static long long
+content_length(const struct raw_conn *rc)
+{
+	const char *v = raw_header(rc, "Content-Length");
+
+	return v != NULL ? atoll(v) : 0;
+}
+
+/*
+ * Read the request's body; if it has an X-Sum and does not match it,
+ * note "corrupt" and its target. 0, or -1: it was cut short.
+ */
+static int
+read_summed_body(struct raw_conn *rc, const char *target)
+{
+	long long n = content_length(rc);
+	unsigned long long got;
+	const char *v;
+
+	if (raw_body(rc, n, &got, 5000) != n)
+		return -1;
+	if ((v = raw_header(rc, "X-Sum")) != NULL && strtoull(v, NULL, 16) !=
+	    got)
+		raw_note(rc, "corrupt %s", target);
+	return 0;
+}
+
+/* The backend fails the connection as its request asks: FIN or RST. */
+static void
+close_as_asked(struct raw_conn *rc)
+{
+	if (raw_query(rc, "how", HOW_FIN) == HOW_RST)
+		raw_rst(rc);
+	else
+		raw_fin(rc);
+}
+
 /* The request is in: answer it, or fail it as its cell says. 1: go on. */
 static int
 matrix_answer(struct raw_conn *rc, const char *target)
@@ -170,8 +208,8 @@ matrix_answer(struct raw_conn *rc, const char *target)
 	free(resp);
 	if (at == AT_NONE && framing != F_CLOSE)
 		return 1;
-	if (at != AT_NONE && raw_query(rc, "how", HOW_FIN) == HOW_RST)
-		raw_rst(rc);
+	if (at != AT_NONE)
+		close_as_asked(rc);
 	else
 		raw_fin(rc);
 	return 0;
@@ -180,23 +218,13 @@ matrix_answer(struct raw_conn *rc, const char *target)
 static void
 matrix_serve(struct raw_conn *rc, void *arg)
 {
-	char target[512], sum[32];
-	unsigned long long got;
-	const char *v;
-	long long n;
+	char target[512];
 
 	(void)arg;
 	while (raw_head(rc, 10000) > 0) {
 		snprintf(target, sizeof(target), "%s", raw_target(rc));
-		v = raw_header(rc, "Content-Length");
-		n = v != NULL ? atoll(v) : 0;
-		v = raw_header(rc, "X-Sum");
-		snprintf(sum, sizeof(sum), "%s", v != NULL ? v : "");
-		if (raw_body(rc, n, &got, 5000) != n)
-			return;
-		if (sum[0] != '\0' && strtoull(sum, NULL, 16) != got)
-			raw_note(rc, "corrupt %s", target);
-		if (!matrix_answer(rc, target))
+		if (read_summed_body(rc, target) < 0 ||
+		    !matrix_answer(rc, target))
 			return;
 	}
 }
@@ -408,13 +436,21 @@ END_TEST
 
 /* ---- scripted backends for the single faults ---- */
 
+/* A 200 with Connection: close, and the close. */
+static void
+send_ok_closing(struct raw_conn *rc)
+{
+	raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	    "Content-Length: 3\r\n\r\nok\n");
+	raw_fin(rc);
+}
+
 /* Answer what each path asks for; note every head. */
 static void
 script_serve(struct raw_conn *rc, void *arg)
 {
 	char target[512], link[256], *big;
 	size_t len, head_len;
-	const char *v;
 	long long n, got, k;
 	int i;
 
@@ -422,8 +458,7 @@ script_serve(struct raw_conn *rc, void *arg)
 	while (raw_head(rc, 10000) > 0) {
 		snprintf(target, sizeof(target), "%s", raw_target(rc));
 		raw_note(rc, "head %s %d", target, rc->nreq);
-		v = raw_header(rc, "Content-Length");
-		n = v != NULL ? atoll(v) : 0;
+		n = content_length(rc);
 		if (strncmp(target, "/slow-read", 10) == 0) {
 			/* Reads its body 4 KB at a time, 2 ms apart; answers. */
 			for (got = 0; got < n; got += k) {
@@ -522,9 +557,7 @@ script_serve(struct raw_conn *rc, void *arg)
 			raw_fin(rc);
 			return;
 		} else if (raw_query(rc, "close", 0)) {
-			raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-			    "Content-Length: 3\r\n\r\nok\n");
-			raw_fin(rc);
+			send_ok_closing(rc);
 			return;
 		} else
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
