@@ -11,6 +11,15 @@
  * response or a clean close, within a bounded time; never a short body
  * presented as complete; never another request's bytes; a GET with
  * nothing sent to its client yet is retried, a POST never is.
+ *
+ * The reuse cells put the keep-alive race in the same light: a pooled
+ * backend connection the backend closes (FIN or RST) just before, while
+ * or just after a POST is written, the first request of its client
+ * connection or a later one, and a later GET beside them. Closed before,
+ * it is not lent; a later GET lost on it goes again on a fresh one; a
+ * later POST lost on it ends its client connection without an answer,
+ * and a first POST never rides one. A POST reaches the backend once at
+ * most, every time.
  */
 /* pidfd_getfd(), through syscall(): see shrink_send_buffers(). */
 #ifdef __linux__
@@ -140,6 +149,44 @@ cut_point(int at, size_t len, size_t head_len)
 	}
 }
 
+/* The request's Content-Length, or 0. */
+static long long
+content_length(const struct raw_conn *rc)
+{
+	const char *v = raw_header(rc, "Content-Length");
+
+	return v != NULL ? atoll(v) : 0;
+}
+
+/*
+ * Read the request's body; if it has an X-Sum and does not match it,
+ * note "corrupt" and its target. 0, or -1: it was cut short.
+ */
+static int
+read_summed_body(struct raw_conn *rc, const char *target)
+{
+	long long n = content_length(rc);
+	unsigned long long got;
+	const char *v;
+
+	if (raw_body(rc, n, &got, 5000) != n)
+		return -1;
+	if ((v = raw_header(rc, "X-Sum")) != NULL && strtoull(v, NULL, 16) !=
+	    got)
+		raw_note(rc, "corrupt %s", target);
+	return 0;
+}
+
+/* The backend fails the connection as its request asks: FIN or RST. */
+static void
+close_as_asked(struct raw_conn *rc)
+{
+	if (raw_query(rc, "how", HOW_FIN) == HOW_RST)
+		raw_rst(rc);
+	else
+		raw_fin(rc);
+}
+
 /* The request is in: answer it, or fail it as its cell says. 1: go on. */
 static int
 matrix_answer(struct raw_conn *rc, const char *target)
@@ -170,8 +217,8 @@ matrix_answer(struct raw_conn *rc, const char *target)
 	free(resp);
 	if (at == AT_NONE && framing != F_CLOSE)
 		return 1;
-	if (at != AT_NONE && raw_query(rc, "how", HOW_FIN) == HOW_RST)
-		raw_rst(rc);
+	if (at != AT_NONE)
+		close_as_asked(rc);
 	else
 		raw_fin(rc);
 	return 0;
@@ -180,23 +227,13 @@ matrix_answer(struct raw_conn *rc, const char *target)
 static void
 matrix_serve(struct raw_conn *rc, void *arg)
 {
-	char target[512], sum[32];
-	unsigned long long got;
-	const char *v;
-	long long n;
+	char target[512];
 
 	(void)arg;
 	while (raw_head(rc, 10000) > 0) {
 		snprintf(target, sizeof(target), "%s", raw_target(rc));
-		v = raw_header(rc, "Content-Length");
-		n = v != NULL ? atoll(v) : 0;
-		v = raw_header(rc, "X-Sum");
-		snprintf(sum, sizeof(sum), "%s", v != NULL ? v : "");
-		if (raw_body(rc, n, &got, 5000) != n)
-			return;
-		if (sum[0] != '\0' && strtoull(sum, NULL, 16) != got)
-			raw_note(rc, "corrupt %s", target);
-		if (!matrix_answer(rc, target))
+		if (read_summed_body(rc, target) < 0 ||
+		    !matrix_answer(rc, target))
 			return;
 	}
 }
@@ -408,13 +445,21 @@ END_TEST
 
 /* ---- scripted backends for the single faults ---- */
 
+/* A 200 with Connection: close, and the close. */
+static void
+send_ok_closing(struct raw_conn *rc)
+{
+	raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	    "Content-Length: 3\r\n\r\nok\n");
+	raw_fin(rc);
+}
+
 /* Answer what each path asks for; note every head. */
 static void
 script_serve(struct raw_conn *rc, void *arg)
 {
 	char target[512], link[256], *big;
 	size_t len, head_len;
-	const char *v;
 	long long n, got, k;
 	int i;
 
@@ -422,8 +467,7 @@ script_serve(struct raw_conn *rc, void *arg)
 	while (raw_head(rc, 10000) > 0) {
 		snprintf(target, sizeof(target), "%s", raw_target(rc));
 		raw_note(rc, "head %s %d", target, rc->nreq);
-		v = raw_header(rc, "Content-Length");
-		n = v != NULL ? atoll(v) : 0;
+		n = content_length(rc);
 		if (strncmp(target, "/slow-read", 10) == 0) {
 			/* Reads its body 4 KB at a time, 2 ms apart; answers. */
 			for (got = 0; got < n; got += k) {
@@ -522,9 +566,7 @@ script_serve(struct raw_conn *rc, void *arg)
 			raw_fin(rc);
 			return;
 		} else if (raw_query(rc, "close", 0)) {
-			raw_sendf(rc, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-			    "Content-Length: 3\r\n\r\nok\n");
-			raw_fin(rc);
+			send_ok_closing(rc);
 			return;
 		} else
 			raw_sendf(rc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
@@ -1393,6 +1435,31 @@ START_TEST(an_http10_client_never_gets_a_1xx)
 END_TEST
 
 /*
+ * Wait until no descriptor below the next client's can come free in lb,
+ * to be taken by that client's backend connection: then the client's
+ * is the lower, and dispatched first in a pass. That is once lb's first
+ * health check is over, and an exchange done on a connection kept open
+ * (by then lb has closed the harness's own connection, made to see it
+ * listen, which it may take with this one). raw notes "ended after 1"
+ * when lb closes its health check connection, and answers ?close=1
+ * with a close.
+ */
+static void
+settle_descriptors(const struct h_proc *lb, const struct h_proc *raw)
+{
+	long end = h_now_ms() + h_scaled(2000);
+	struct h_conn *first;
+	struct h_resp r;
+
+	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
+		h_pause_ms(5);
+	first = h_connect(lb->port);
+	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(first, &r, 200);
+	h_resp_free(&r);
+}
+
+/*
  * An idle pooled connection on which the backend sent a 408 (its own
  * idle timeout) and closed, in the very select() pass the next request
  * came in, is not lent: the client gets a 200 from a fresh connection.
@@ -1404,23 +1471,10 @@ START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
 {
 	struct h_proc *raw = h_raw("raw", script_serve, NULL);
 	struct h_proc *lb = h_lb(1, &raw, "-i", "60000", NULL);
-	struct h_conn *first, *c;
-	long end = h_now_ms() + h_scaled(2000);
+	struct h_conn *c;
 	struct h_resp r;
 
-	/*
-	 * The client's descriptor must be the lower. So it connects once
-	 * none below it can come free, to be taken by the backend's: lb's
-	 * first health check over, and an exchange done on a connection
-	 * kept open (by then lb has closed the harness's own connection,
-	 * made to see it listen, which it may take with this one).
-	 */
-	while (raw_count(raw, "ended after 1") == 0 && h_now_ms() < end)
-		h_pause_ms(5);
-	first = h_connect(lb->port);
-	h_sends(first, "GET /first?close=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	expect(first, &r, 200);
-	h_resp_free(&r);
+	settle_descriptors(lb, raw);
 	c = h_connect(lb->port);
 	h_sends(c, "GET /then-408 HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(c, &r, 200);
@@ -1430,6 +1484,339 @@ START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
 	h_sends(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
 	kill(lb->pid, SIGCONT);
 	expect_after_on_a_fresh_connection(c, raw, "sent a 408 and closed");
+}
+END_TEST
+
+/* ---- the reuse cells ----
+ *
+ * The keep-alive race: a pooled backend connection that the backend
+ * closes (FIN or RST) just before, while or just after a request is
+ * written on it, for a POST that is the first request of its client
+ * connection or a later one, and for a later GET beside them. The
+ * reuse rule (conn.c: choose_backend_or(), no_response()) says what
+ * becomes of each; reuse_want() writes that down. Every request has a
+ * body: a GET's too, for a GET can meet the close while it is written
+ * only if there is a body to write. lb has one backend: a retry goes to
+ * it again, on a fresh connection.
+ */
+
+enum when { W_BEFORE, W_WHILE, W_AFTER };
+
+static const char *const when_name[] = { "just before", "while",
+	"just after" };
+
+#define REUSE_BODY	1000	/* every cell's request body */
+#define REUSE_PART	50	/* how much of it the backend reads "while" */
+
+/* A request, and when and how the backend closes around it. */
+struct reuse_cell {
+	int	id, when, how;
+	int	post;		/* a POST; else a GET, which lb may resend */
+	int	later;		/* not the first request of its connection */
+};
+
+/* What the reuse rule says becomes of it. */
+struct reuse_want {
+	int	status;		/* 200, 502, or 0: a close, no answer */
+	int	on_pooled;	/* times it reaches the pooled connection */
+	int	on_fresh;	/* and a fresh one */
+	const char *log;	/* its access log's status, end and flags */
+};
+
+/* 18 iterations: when x how x (a first POST, a later POST, a later GET). */
+#define REUSE_ITERATIONS	18
+
+static void
+reuse_cell_of(int it, struct reuse_cell *k)
+{
+	k->id = it;
+	k->how = it % 2;
+	k->when = it / 2 % 3;
+	k->post = it / 6 < 2;
+	k->later = it / 6 > 0;
+}
+
+static void
+reuse_cell_name(const struct reuse_cell *k, char *out, size_t n)
+{
+	snprintf(out, n, "reuse cell %d: %s %s a %s %s", k->id,
+	    k->how == HOW_RST ? "RST" : "FIN", when_name[k->when],
+	    k->later ? "later" : "first", k->post ? "POST" : "GET");
+}
+
+/*
+ * Closed before it is written, the pooled connection is not lent (it
+ * was readable in that same select() pass): a fresh one, and the answer.
+ * Met on it, a GET is sent again on a fresh one; a later POST ends its
+ * client connection unanswered; a first POST never rides it, and meets
+ * the same close on its fresh connection: 502. The log's end says the
+ * backend failed it (S) while the request still came (R) or after (H).
+ */
+static void
+reuse_want(const struct reuse_cell *k, struct reuse_want *w)
+{
+	if (k->when == W_BEFORE) {
+		w->status = 200;
+		w->on_pooled = 0;
+		w->on_fresh = 1;
+		w->log = "200 -- -";
+	} else if (!k->post) {
+		w->status = 200;
+		w->on_pooled = w->on_fresh = 1;
+		w->log = "200 -- retries=1";
+	} else if (k->later) {
+		w->status = 0;
+		w->on_pooled = 1;
+		w->on_fresh = 0;
+		w->log = k->when == W_WHILE ? "- SR reused" : "- SH reused";
+	} else {
+		w->status = 502;
+		w->on_pooled = 0;
+		w->on_fresh = 1;
+		w->log = k->when == W_WHILE ? "502 SR -" : "502 SH -";
+	}
+}
+
+/* The cell's request target: what the backend is to do, and when. */
+static void
+reuse_target(const struct reuse_cell *k, const char *path, char *out,
+    size_t n)
+{
+	snprintf(out, n, "%s?id=%d&when=%d&how=%d", path, k->id, k->when,
+	    k->how);
+}
+
+/* The body of every cell: requests, which must never reach the backend. */
+static void
+reuse_body(char *body)
+{
+	static const char get[] = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t i;
+
+	for (i = 0; i < REUSE_BODY; i++)
+		body[i] = get[i % (sizeof(get) - 1)];
+}
+
+/*
+ * A request of the reuse cells is in: answer it, or fail it as its
+ * cell says. /warm's cell "before": answered, then closed idle, soon
+ * enough for the test to find lb still stopped. /cell's "while" and
+ * "after", the first time: closed unanswered, after REUSE_PART bytes of
+ * its body or all of it. 1: the connection goes on.
+ */
+static int
+reuse_answer(struct raw_conn *rc, const char *target)
+{
+	long long id = raw_query(rc, "id", -1);
+	int when = (int)raw_query(rc, "when", W_BEFORE);
+
+	if (strncmp(target, "/cell", 5) == 0 && when != W_BEFORE &&
+	    raw_attempt(rc, "cell") == 1) {
+		raw_body(rc, when == W_WHILE ? REUSE_PART : content_length(rc),
+		    NULL, 5000);
+		close_as_asked(rc);
+		return 0;
+	}
+	if (read_summed_body(rc, target) < 0)
+		return 0;
+	if (raw_query(rc, "close", 0)) {
+		send_ok_closing(rc);
+		return 0;
+	}
+	raw_sendf(rc, "HTTP/1.1 200 OK\r\nX-Cell: %lld\r\nContent-Length: 3"
+	    "\r\n\r\nok\n", id);
+	if (strncmp(target, "/warm", 5) != 0 || when != W_BEFORE)
+		return 1;
+	h_pause_ms(h_scaled(200));
+	close_as_asked(rc);
+	return 0;
+}
+
+/* Every head is noted, with its place on its connection: "head GET /x 1". */
+static void
+reuse_serve(struct raw_conn *rc, void *arg)
+{
+	char target[512], method[16];
+
+	(void)arg;
+	while (raw_head(rc, 10000) > 0) {
+		snprintf(target, sizeof(target), "%s", raw_target(rc));
+		if (sscanf(rc->head, "%15s", method) != 1)
+			return;
+		raw_note(rc, "head %s %s %d", method, target, rc->nreq);
+		if (!reuse_answer(rc, target))
+			return;
+	}
+	raw_note(rc, "ended after %d", rc->nreq);	/* lb closed it */
+}
+
+/*
+ * The cell's request on c: its head and body in one write, or, "while",
+ * the head and REUSE_PART bytes, then the rest once the backend has
+ * closed (a write lb may no longer read: its error is no matter).
+ */
+static void
+send_reuse_request(struct h_conn *c, const struct reuse_cell *k)
+{
+	char req[512 + REUSE_BODY], target[128], sum[17];
+	size_t n;
+
+	reuse_target(k, "/cell", target, sizeof(target));
+	reuse_body(req + sizeof(req) - REUSE_BODY);
+	h_sum_hex(req + sizeof(req) - REUSE_BODY, REUSE_BODY, sum);
+	n = (size_t)snprintf(req, sizeof(req) - REUSE_BODY, "%s %s HTTP/1.1"
+	    "\r\nHost: x\r\nContent-Length: %d\r\nX-Sum: %s\r\n\r\n",
+	    k->post ? "POST" : "GET", target, REUSE_BODY, sum);
+	memmove(req + n, req + sizeof(req) - REUSE_BODY, REUSE_BODY);
+	if (k->when != W_WHILE) {
+		h_send(c, req, n + REUSE_BODY);
+		return;
+	}
+	h_send(c, req, n + REUSE_PART);
+	h_pause_ms(h_scaled(300));	/* the backend closes meanwhile */
+	h_send(c, req + n + REUSE_PART, REUSE_BODY - REUSE_PART);
+}
+
+/*
+ * The client's side: a whole answer's status (a 200 must be the cell's),
+ * 0 for a close without a byte, -1 for anything else.
+ */
+static int
+read_reuse_answer(struct h_conn *c, const struct reuse_cell *k)
+{
+	struct h_resp r;
+	int got = h_read_response(c, &r, 0, h_scaled(3000)), status;
+	const char *id = got == 0 ? h_header(&r, "X-Cell") : NULL;
+
+	if (got < 0)
+		status = r.status == 0 && h_peer_closed_silently(c,
+		    h_scaled(2000)) ? 0 : -1;
+	else
+		status = r.complete && (r.status != 200 || (id != NULL &&
+		    atoi(id) == k->id)) ? r.status : -1;
+	h_resp_free(&r);
+	return status;
+}
+
+/* How many heads the backend noted as "head method target" and more. */
+static int
+heads(const struct h_proc *raw, const char *method, const char *target,
+    const char *more)
+{
+	char prefix[256];
+
+	snprintf(prefix, sizeof(prefix), "head %s %s%s", method, target,
+	    more);
+	return raw_count(raw, prefix);
+}
+
+/*
+ * The backend's side: where the request arrived, and how often (the
+ * warming GET was the first request of the pooled connection, so that
+ * connection is "2", a fresh one "1"); nothing of its body read as a
+ * request, and its body whole wherever it was answered.
+ */
+static void
+expect_reuse_arrivals(const struct h_proc *raw, const struct reuse_cell *k,
+    const struct reuse_want *w, const char *name)
+{
+	const char *method = k->post ? "POST" : "GET";
+	char target[128];
+	int pooled, fresh;
+
+	reuse_target(k, "/warm", target, sizeof(target));
+	ck_assert_msg(heads(raw, "GET", target, " 1") == 1 &&
+	    heads(raw, "GET", "/warm", "") == 1, "%s: the warming GET went "
+	    "wrong", name);
+	reuse_target(k, "/cell", target, sizeof(target));
+	pooled = heads(raw, method, target, " 2");
+	fresh = heads(raw, method, target, " 1");
+	ck_assert_msg(pooled == w->on_pooled && fresh == w->on_fresh &&
+	    heads(raw, method, "/cell", "") == pooled + fresh, "%s: the "
+	    "backend saw it %d times on the pooled connection and %d on a "
+	    "fresh one (%d in all), where the rule says %d and %d", name,
+	    pooled, fresh, heads(raw, method, "/cell", ""), w->on_pooled,
+	    w->on_fresh);
+	ck_assert_msg(heads(raw, "GET", "/smuggled", "") == 0,
+	    "%s: its body reached the backend as a request", name);
+	ck_assert_msg(raw_count(raw, "corrupt ") == 0, "%s: the backend got "
+	    "a corrupt body", name);
+}
+
+/* lb's access log line for it: status, end and flags as the rule says. */
+static void
+expect_reuse_log(const struct h_proc *lb, const struct reuse_cell *k,
+    const struct reuse_want *w, const char *name)
+{
+	char target[128], key[160], status[8], end[8], flags[64], got[96];
+	char *log, *p;
+
+	reuse_target(k, "/cell", target, sizeof(target));
+	snprintf(key, sizeof(key), " %s %s ", k->post ? "POST" : "GET",
+	    target);
+	ck_assert_msg(h_wait_for_text(lb->out, key, h_scaled(2000)),
+	    "%s: no access log line", name);
+	log = h_slurp(lb->out);
+	p = strstr(log, key) + strlen(key);
+	ck_assert_int_eq(sscanf(p, "%*s %7s %*s %*s %*s %7s %63s", status,
+	    end, flags), 3);
+	snprintf(got, sizeof(got), "%s %s %s", status, end, flags);
+	ck_assert_msg(strcmp(got, w->log) == 0, "%s: lb logged \"%s\", "
+	    "where the rule says \"%s\":\n%s", name, got, w->log, log);
+	free(log);
+}
+
+/*
+ * The reuse cells: a client connection warms a pooled connection with a
+ * GET; the cell's request follows on it (a later request) or on another
+ * client connection, opened before it (a first one). "Before": lb is
+ * stopped while the backend closes the idle connection and the request
+ * comes, so that one select() pass sees both, the client's descriptor
+ * first: each client connection is accepted before the backend
+ * connection it is to be dispatched before (see settle_descriptors()).
+ */
+START_TEST(a_pooled_connection_closed_around_a_request)
+{
+	struct h_proc *raw = h_raw("raw", reuse_serve, NULL);
+	struct h_proc *lb = h_lb(1, &raw, "-i", "60000", NULL);
+	char name[96], target[128], req[256];
+	struct reuse_cell k;
+	struct reuse_want w;
+	struct h_conn *c, *d;
+	struct h_resp r;
+	int status;
+	long t0;
+
+	reuse_cell_of(_i, &k);
+	reuse_want(&k, &w);
+	reuse_cell_name(&k, name, sizeof(name));
+	settle_descriptors(lb, raw);
+	d = k.later ? NULL : h_connect(lb->port);
+	c = h_connect(lb->port);
+	reuse_target(&k, "/warm", target, sizeof(target));
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+	    target);
+	h_sends(c, req);
+	expect(c, &r, 200);
+	h_resp_free(&r);
+	if (k.when == W_BEFORE) {
+		kill(lb->pid, SIGSTOP);
+		h_pause_ms(h_scaled(500));	/* the backend closes */
+	}
+	if (d != NULL)
+		c = d;		/* the warming one stays open */
+	t0 = h_now_ms();
+	send_reuse_request(c, &k);
+	if (k.when == W_BEFORE)
+		kill(lb->pid, SIGCONT);
+	status = read_reuse_answer(c, &k);
+	ck_assert_msg(h_now_ms() - t0 < h_scaled(k.when == W_WHILE ? 2300 :
+	    2000), "%s: took %ld ms", name, h_now_ms() - t0);
+	expect_reuse_arrivals(raw, &k, &w, name);
+	ck_assert_msg(status == w.status, "%s: the client got %d, where the "
+	    "rule says %d (0: a close without a byte)", name, status,
+	    w.status);
+	expect_reuse_log(lb, &k, &w, name);
 }
 END_TEST
 
@@ -1555,5 +1942,9 @@ faults_suite(void)
 
 	if (h_wanted(fault_matrix))
 		tcase_add_loop_test(tc, fault_matrix, 0, MATRIX_ITERATIONS);
+	if (h_wanted(a_pooled_connection_closed_around_a_request))
+		tcase_add_loop_test(tc,
+		    a_pooled_connection_closed_around_a_request, 0,
+		    REUSE_ITERATIONS);
 	return s;
 }
