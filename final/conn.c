@@ -1470,11 +1470,21 @@ client_gone(struct client *c, ssize_t r)
 	close_client(c);
 }
 
+/* C_LINGER: what still comes is read and dropped; its end closes. */
+static void
+linger_read(struct client *c)
+{
+	char scrap[4096];
+	ssize_t r = read(c->fd, scrap, sizeof(scrap));
+
+	if (r == 0 || (r < 0 && !buf_would_block()))
+		close_client(c);
+}
+
 static void
 on_client(void *arg, int fd, int events)
 {
 	struct client *c = arg;
-	char scrap[4096];
 	ssize_t r;
 
 	(void)fd;
@@ -1498,9 +1508,7 @@ on_client(void *arg, int fd, int events)
 	}
 	if (events & EV_READ) {
 		if (c->state == C_LINGER) {
-			r = read(c->fd, scrap, sizeof(scrap));
-			if (r == 0 || (r < 0 && !buf_would_block()))
-				close_client(c);
+			linger_read(c);
 			return;
 		}
 		r = buf_read(c->fd, &c->in);
