@@ -100,6 +100,15 @@ addr_nonblock(int fd)
 }
 
 /*
+ * Connections the kernel may hold for accept(): a burst of thousands of
+ * new clients (a restart of everything in front of lb) waits there
+ * instead of having its SYNs dropped and retried a second later. The
+ * kernel cuts it to its own maximum (Linux: net.core.somaxconn, 4096
+ * since 5.4); nginx's default is 511, HAProxy's the frontend's maxconn.
+ */
+#define BACKLOG		4096
+
+/*
  * A non-blocking listening socket on hp, or -1 with a message naming
  * opt, the option that asked for it: lb may listen twice (-l, -a).
  */
@@ -119,7 +128,7 @@ addr_listen(const struct hostport *hp, const char *opt)
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 511) == 0 && addr_nonblock(fd) == 0)
+		    listen(fd, BACKLOG) == 0 && addr_nonblock(fd) == 0)
 			break;
 		saved = errno;
 		close(fd);

@@ -94,10 +94,16 @@ drop(struct sink *s, unsigned long long k)
 	    "it does", s->name);
 }
 
-/* A line into s's buffer, or dropped (and counted) if it does not fit. */
+/*
+ * A line into s's buffer. A full buffer goes out first, if the reader
+ * takes it now (a busy pass can fill it with lines no reader stalled
+ * on); a line that still does not fit is dropped, and counted.
+ */
 static void
 sink_put(struct sink *s, const char *line, size_t n)
 {
+	if (n > s->cap - s->len && !s->waiting)
+		sink_flush(s);
 	if (n > s->cap - s->len) {
 		drop(s, 1);
 		return;

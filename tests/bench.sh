@@ -33,8 +33,8 @@
 #   final-w2 and haproxy-t2 (in the default list): final/lb -w 2 and
 #                                HAProxy nbthread 2, every core of a
 #                                2-core machine (which wrk shares)
-#   final-poll (IDLE_BALANCERS): final/lb -e poll -m 12000, skipped
-#                                while final/lb has no -e
+#   final-poll (IDLE_BALANCERS): final/lb -e poll -m 12000 -t idle=30000
+#                                (HAProxy's timeout client here)
 #   BASELINE=/tmp/old/lb BALANCERS="final baseline haproxy" ...
 #                                another build of final/lb beside this one,
 #                                in the same rounds: what a change costs
@@ -224,8 +224,12 @@ start() {
 		    -m 1024 -w $w >/dev/null 2>"$tmp/$1.err" &
 		;;
 	final-poll)
+		# An idle client may wait as long as HAProxy's (timeout
+		# client 30s): lb's default (-t idle 15 s) would close the
+		# first of 10,000 idle ones before the busy run is over.
 		"$top/final/lb" -e poll -l $lbport -b 127.0.0.1:$b1 \
-		    -b 127.0.0.1:$b2 -m 12000 >/dev/null 2>"$tmp/$1.err" &
+		    -b 127.0.0.1:$b2 -m 12000 -t idle=30000 >/dev/null \
+		    2>"$tmp/$1.err" &
 		;;
 	lesson3)
 		"$top/lesson3/lb" -l $lbport -b 127.0.0.1:$b1 \

@@ -6,9 +6,11 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../final/config.h"
 #include "../final/health.h"
+#include "../final/log.h"
 #include "../final/loop.h"
 #include "../final/pool.h"
 #include "suites.h"
@@ -399,6 +401,38 @@ START_TEST(first_probes_are_spread)
 }
 END_TEST
 
+/*
+ * A pass that ends many requests fills the access log's buffer with
+ * lines no reader stalled on: they must go out, not be dropped. (A
+ * bench of 10,000 clients answered in one burst once dropped 2,560
+ * lines a pass to a file, which never stalls.) stdout is a file here.
+ */
+START_TEST(a_full_log_buffer_goes_out_before_a_line_is_dropped)
+{
+	enum { N = 10000 };
+	struct access a = { "127.0.0.1", "GET", "/a-path-of-some-length", "-",
+	    200, 100, 0.1, 0.1, "--", 0, 0 };
+	unsigned long long access = 0, events = 0;
+	FILE *f = tmpfile();
+	char line[512];
+	int i, n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(dup2(fileno(f), 1), 0);
+	log_init();
+	for (i = 0; i < N; i++)		/* a million bytes, in one pass */
+		log_access(&a);
+	log_flush();
+	log_dropped(&access, &events);
+	ck_assert_int_eq(access, 0);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, " GET /a-path-of-some-length ") != NULL;
+	ck_assert_int_eq(n, N);
+	fclose(f);
+}
+END_TEST
+
 static Suite *
 final_unit_suite(void)
 {
@@ -413,6 +447,7 @@ final_unit_suite(void)
 		{ status_lines, ROWS(lines) },
 		{ retry_after_counts_the_probes_still_needed, ROWS(waits) },
 		{ first_probes_are_spread, 0 },
+		{ a_full_log_buffer_goes_out_before_a_line_is_dropped, 0 },
 		{ NULL, 0 }
 	};
 
