@@ -476,6 +476,29 @@ pool_resolve(void)
 }
 
 /*
+ * -w N, in a worker just forked: backends[] moves to t, its table in
+ * memory the master shares, every counter at 0 (the master keeps what
+ * the worker before it counted), no idle connection, no probe.
+ */
+void
+pool_move(struct backend *t)
+{
+	int i;
+
+	for (i = 0; i < nbackends; i++) {
+		t[i] = backends[i];
+		t[i].requests = t[i].failures = t[i].bytes = 0;
+		t[i].connects = 0;
+		t[i].active = t[i].nidle = t[i].users = 0;
+		t[i].idle = NULL;
+		memset(&t[i].retired, 0, sizeof(t[i].retired));
+		t[i].check.fd = -1;
+		t[i].check.timer.slot = -1;
+	}
+	backends = t;
+}
+
+/*
  * Once a loop pass: a GONE backend whose last client and connection
  * are done is forgotten, and its slot is free for the next reload.
  */
