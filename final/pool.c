@@ -476,6 +476,36 @@ pool_resolve(void)
 }
 
 /*
+ * -w N, in a worker just forked: backends[] moves to t, its table in
+ * memory the master shares, every counter at 0 (the master keeps what
+ * the worker before it counted), no idle connection, no probe.
+ *
+ * The counters fork() copied are the master's sums of every worker (its
+ * status page put them there), and the master may read t at any moment.
+ * So each entry is made aside and stored whole, its counters already 0:
+ * copied into t and zeroed there, it showed those sums for an instant,
+ * and a page read in that instant counted every request twice.
+ */
+void
+pool_move(struct backend *t)
+{
+	struct backend be;
+	int i;
+
+	for (i = 0; i < nbackends; i++) {
+		be = backends[i];
+		be.requests = be.failures = be.bytes = be.connects = 0;
+		be.active = be.nidle = be.users = 0;
+		be.idle = NULL;
+		memset(&be.retired, 0, sizeof(be.retired));
+		be.check.fd = -1;
+		be.check.timer.slot = -1;
+		t[i] = be;
+	}
+	backends = t;
+}
+
+/*
  * Once a loop pass: a GONE backend whose last client and connection
  * are done is forgotten, and its slot is free for the next reload.
  */

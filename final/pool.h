@@ -83,6 +83,7 @@ int	pool_apply(struct backend *want, int nwant, enum pool_how how,
 int	pool_parse(const char *arg, struct backend *be, const char **why);
 struct backend *pool_find(const char *str, int file);
 int	pool_resolve(void);
+void	pool_move(struct backend *t);	/* -w N: into a worker's table */
 int	pool_count(int usable);
 int	pool_usable(const struct backend *be);
 const char *pool_state(const struct backend *be);

@@ -581,8 +581,7 @@ workers_publish(void)
 static void
 become_worker(int k, int fd)
 {
-	struct backend *t = shared[k].table;
-	int i, j;
+	int j;
 
 	health_stop();
 	health_off = 1;
@@ -603,17 +602,7 @@ become_worker(int k, int fd)
 		workers[j].out = NULL;
 	}
 	memset(&shared[k], 0, sizeof(shared[k]));
-	for (i = 0; i < nbackends; i++) {
-		t[i] = backends[i];
-		t[i].requests = t[i].failures = t[i].bytes = 0;
-		t[i].connects = 0;
-		t[i].active = t[i].nidle = t[i].users = 0;
-		t[i].idle = NULL;
-		memset(&t[i].retired, 0, sizeof(t[i].retired));
-		t[i].check.fd = -1;
-		t[i].check.timer.slot = -1;
-	}
-	backends = t;
+	pool_move(shared[k].table);
 	me = k + 1;
 	master_fd = fd;
 	log_worker(me);

@@ -3,6 +3,10 @@
  * alone; and the suites final's test program runs (http.c's own are in
  * unit_http.c).
  */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -433,6 +437,84 @@ START_TEST(a_full_log_buffer_goes_out_before_a_line_is_dropped)
 }
 END_TEST
 
+/* A new worker's table, and what the master saw in it (shared memory). */
+struct watched {
+	volatile int	stop, reading;
+	volatile long	reads, seen;
+	struct backend	table[1];
+};
+
+/* As the master's status page does: read the counters, again and again. */
+static void
+watch_counters(struct watched *w)
+{
+	volatile struct backend *t = w->table;
+
+	w->reading = 1;
+	while (!w->stop) {
+		if (t->requests != 0 || t->failures != 0 || t->bytes != 0 ||
+		    t->connects != 0 || t->active != 0 || t->nidle != 0 ||
+		    t->users != 0)
+			w->seen++;
+		w->reads++;
+	}
+	_exit(0);
+}
+
+/*
+ * -w N: a worker just forked moves its backends[] into its table in
+ * shared memory, counters at 0. Its backends[] are the master's, copied
+ * by fork(), and their counters hold the master's sums of every worker:
+ * they must never show in the table, not even for an instant, or a
+ * status page read in that instant counts every request again (once,
+ * 30 requests for 20, in a_dead_worker_is_started_again). Here another
+ * process reads the table all the while, as the master does.
+ */
+START_TEST(a_new_worker_never_shows_the_masters_sums)
+{
+	struct backend *home = backends, *src;
+	struct watched *w;
+	FILE *f = tmpfile();
+	pid_t reader;
+	double end;
+	int status;
+	long moves = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), sizeof(*w)), 0);
+	w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fileno(f), 0);
+	ck_assert_ptr_ne(w, MAP_FAILED);
+	make_backends(1);
+	src = backends;
+	src[0].requests = 10;	/* the master's sums, as fork() copied them */
+	src[0].failures = src[0].bytes = src[0].connects = 10;
+	src[0].active = src[0].nidle = src[0].users = 1;
+	ck_assert_int_ge(reader = fork(), 0);
+	if (reader == 0)
+		watch_counters(w);
+	while (!w->reading)
+		;
+	end = loop_clock() + 0.5;
+	while (w->seen == 0 && loop_clock() < end) {
+		backends = src;
+		pool_move(w->table);
+		moves++;
+	}
+	w->stop = 1;
+	ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+	ck_assert_msg(w->seen == 0, "the master's sums in a new worker's "
+	    "table, seen %ld times in %ld reads (%ld moves)", w->seen,
+	    w->reads, moves);
+	ck_assert_ptr_eq(backends, w->table);
+	ck_assert_int_eq(w->table[0].slot, BE_LIVE);
+	ck_assert_int_eq(w->table[0].requests, 0);
+	backends = home;
+	munmap(w, sizeof(*w));
+	fclose(f);
+}
+END_TEST
+
 static Suite *
 final_unit_suite(void)
 {
@@ -448,6 +530,7 @@ final_unit_suite(void)
 		{ retry_after_counts_the_probes_still_needed, ROWS(waits) },
 		{ first_probes_are_spread, 0 },
 		{ a_full_log_buffer_goes_out_before_a_line_is_dropped, 0 },
+		{ a_new_worker_never_shows_the_masters_sums, 0 },
 		{ NULL, 0 }
 	};
 
