@@ -858,6 +858,8 @@ request_sent(struct client *c)
 	if (!c->idempotent || !c->kept) {
 		c->kept = 0;
 		buf_put(&c->up);
+		free(c->replay);	/* stash_request()'s: never to be used */
+		c->replay = NULL;
 		return;
 	}
 	if (c->replay == NULL && c->up->len <= REPLAY_MAX &&

@@ -56,9 +56,11 @@ struct sink {
 static char access_buf[1 << 18], event_buf[1 << 16];
 static struct sink access_log = { 1, "access log", access_buf,
 	sizeof(access_buf), 0, sizeof(access_buf), 0, -1, 0, 0, 0 };
+/* Events PIPE_BUF bytes a write at most: -w's master shares stderr too. */
 static struct sink event_log = { 2, "event log", event_buf,
-	sizeof(event_buf), 0, sizeof(event_buf), 0, -1, 0, 0, 0 };
+	sizeof(event_buf), 0, PIPE_BUF, 0, -1, 0, 0, 0 };
 static char who[32] = " lb: ";	/* " lb: worker 2: " in a worker */
+static int closed;		/* log_close(): the descriptors are as they were */
 
 static void sink_flush(struct sink *s);
 
@@ -102,6 +104,10 @@ drop(struct sink *s, unsigned long long k)
 static void
 sink_put(struct sink *s, const char *line, size_t n)
 {
+	if (closed) {
+		s->dropped++;
+		return;
+	}
 	if (n > s->cap - s->len && !s->waiting)
 		sink_flush(s);
 	if (n > s->cap - s->len) {
@@ -126,8 +132,9 @@ on_room(void *arg, int fd, int events)
 }
 
 /*
- * How much of s to write from off: everything, or in a -w worker whole
- * lines of PIPE_BUF bytes at most (a longer line in pieces).
+ * How much of s to write from off: up to its limit (the whole buffer;
+ * in a -w worker, and for events always, PIPE_BUF), whole lines only
+ * (a longer line in pieces).
  */
 static size_t
 chunk(const struct sink *s, size_t off)
@@ -151,6 +158,7 @@ chunk(const struct sink *s, size_t off)
 static void
 sink_flush(struct sink *s)
 {
+	unsigned long long k;
 	size_t off = 0;
 	ssize_t w = 0;
 
@@ -162,13 +170,16 @@ sink_flush(struct sink *s)
 			break;
 		off += (size_t)w;
 	}
-	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		if (!s->waiting && loop_watch(s->fd, EV_WRITE, on_room, s) == 0)
-			s->waiting = 1;
-	} else if (w < 0) {
-		drop(s, count_lines(s->buf + off, s->len - off));
-		off = s->len;
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		/* The buffer is settled first: drop() logs, into s maybe. */
+		k = count_lines(s->buf + off, s->len - off);
+		s->len = 0;
+		drop(s, k);
+		return;
 	}
+	if (w < 0 && !s->waiting &&
+	    loop_watch(s->fd, EV_WRITE, on_room, s) == 0)
+		s->waiting = 1;
 	memmove(s->buf, s->buf + off, s->len - off);
 	s->len -= off;
 	if (s->len == 0 && w > 0 && s->stall > 0) {
@@ -196,15 +207,15 @@ sink_init(struct sink *s)
 }
 
 /*
- * At exit: what is left goes out if the reader takes it within
- * CLOSE_WAIT_MS (else it is dropped), and the descriptor's flags are
- * put back as they were.
+ * At exit: what is left goes out if the reader takes it before end
+ * (else it is dropped). The descriptor stays non-blocking until both
+ * sinks are done: stdout and stderr are often one (2>&1), and a blocking
+ * write to a stalled reader would never return.
  */
 static void
-sink_close(struct sink *s, long ms)
+sink_drain(struct sink *s, double end)
 {
 	struct pollfd p;
-	double end = loop_clock() + ms / 1e3;
 
 	p.fd = s->fd;
 	p.events = POLLOUT;
@@ -219,6 +230,12 @@ sink_close(struct sink *s, long ms)
 	s->waiting = 0;
 	s->dropped += count_lines(s->buf, s->len);
 	s->len = 0;
+}
+
+/* The descriptor's flags as they were before log_init(). */
+static void
+sink_restore(struct sink *s)
+{
 	if (s->flags >= 0)
 		fcntl(s->fd, F_SETFL, s->flags);
 	s->flags = -1;
@@ -234,8 +251,13 @@ log_init(void)
 void
 log_close(void)
 {
-	sink_close(&access_log, CLOSE_WAIT_MS);
-	sink_close(&event_log, CLOSE_WAIT_MS);
+	double end = loop_clock() + CLOSE_WAIT_MS / 1e3;
+
+	sink_drain(&access_log, end);
+	sink_drain(&event_log, end);	/* the line a stall's end adds too */
+	sink_restore(&access_log);
+	sink_restore(&event_log);
+	closed = 1;		/* nothing may block after this */
 }
 
 /*

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,11 @@ fit_descriptors(void)
 	was = rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ?
 	    rl.rlim_max : need;
+#ifdef OPEN_MAX
+	/* macOS: past OPEN_MAX, setrlimit() says EINVAL, whatever the hard limit. */
+	if (rl.rlim_cur > OPEN_MAX)
+		rl.rlim_cur = OPEN_MAX;
+#endif
 	if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
 		log_event("descriptor limit raised from %llu to %llu for -m %d",
 		    (unsigned long long)was, (unsigned long long)rl.rlim_cur,

@@ -42,6 +42,7 @@ static struct h_proc procs[MAX_PROCS];
 static int nprocs;
 static long next_fd_limit;	/* h_fd_limit(): for the next h_spawn() */
 static int next_stdout = -1;	/* h_stdout(): the same */
+static int next_stderr_too;	/* and stderr to the same descriptor */
 static struct h_conn *conns[MAX_CONNS];
 static pid_t guard_owner;
 static int guard_fd = -1;
@@ -336,7 +337,8 @@ child_setup(const struct h_proc *p)
 	e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 	in = open("/dev/null", O_RDONLY);
 	if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 ||
-	    dup2(next_stdout >= 0 ? next_stdout : o, 1) < 0 || dup2(e, 2) < 0)
+	    dup2(next_stdout >= 0 ? next_stdout : o, 1) < 0 ||
+	    dup2(next_stderr_too ? 1 : e, 2) < 0)
 		_exit(126);
 	close_from(3);
 	/* Ignored signals stay ignored across exec: undo ours. */
@@ -381,15 +383,20 @@ h_spawn(const char *name, char *const argv[], int wrap)
 	}
 	next_fd_limit = 0;
 	next_stdout = -1;
+	next_stderr_too = 0;
 	track(p, pid);
 	return p;
 }
 
-/* The next program started writes its stdout to fd, not to p->out. */
+/*
+ * The next program started writes its stdout to fd, not to p->out; and
+ * its stderr too if err_too (as after 2>&1: p->err stays empty).
+ */
 void
-h_stdout(int fd)
+h_stdout(int fd, int err_too)
 {
 	next_stdout = fd;
+	next_stderr_too = err_too;
 }
 
 /*

@@ -109,7 +109,7 @@ void	 h_expect_sent_body(const struct h_resp *r, size_t len);
 
 int	 h_raise_fd_limit(long want);
 int	 h_fd_limit(long n);	/* for the next program started; 0: skip */	/* ours and our children's; 0: no */
-void	 h_stdout(int fd);	/* for the next program started */
+void	 h_stdout(int fd, int err_too);	/* for the next program started */
 int	 h_fd_count(pid_t pid);		/* -1: cannot tell here */
 long	 h_cpu_ms(pid_t pid);		/* -1: cannot tell here */
 long	 h_rss_kb(pid_t pid);

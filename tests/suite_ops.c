@@ -693,7 +693,7 @@ START_TEST(a_stalled_log_reader_stops_no_request)
 
 	ck_assert_int_eq(pipe(fds), 0);
 	snprintf(sarg, sizeof(sarg), "127.0.0.1:%d", sport);
-	h_stdout(fds[1]);
+	h_stdout(fds[1], 0);
 	lb = h_lb(1, &b, "-i", "60000", "-a", sarg, NULL);
 	close(fds[1]);
 	memset(target, 'x', sizeof(target) - 1);
@@ -721,6 +721,45 @@ START_TEST(a_stalled_log_reader_stops_no_request)
 	ck_assert_msg(atol(v) > 0 && kept + atol(v) == 2000, "%ld lines read "
 	    "and %s dropped, of 2000", kept, v);
 	ck_assert_int_eq(after, 3);
+}
+END_TEST
+
+/*
+ * The same stalled reader on stdout and stderr at once (2>&1, the usual
+ * way): SIGTERM must still end lb, within its drain and the logs' last
+ * second. (Found by a cold review: the access log's descriptor was put
+ * back to blocking at exit, and the event log's last write, to the same
+ * full pipe, never returned.)
+ */
+START_TEST(a_stalled_log_reader_does_not_stall_the_stop)
+{
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
+	char target[240];
+	struct h_conn *c;
+	int fds[2], i;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	h_stdout(fds[1], 1);
+	lb = h_lb(1, &b, "-i", "60000", NULL);
+	memset(target, 'x', sizeof(target) - 1);
+	target[0] = '/';
+	target[sizeof(target) - 1] = '\0';
+	ck_assert_ptr_nonnull(c = h_connect(lb->port));
+	for (i = 0; i < 40; i++)
+		pipelined(c, target, 50);
+	h_close(c);
+	/*
+	 * Full to the last byte (lb's lines leave room for a short one at
+	 * the end of a page): the same pipe, so the same O_NONBLOCK.
+	 */
+	fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+	while (write(fds[1], "x", 1) == 1)
+		;
+	ck_assert_int_eq(kill(lb->pid, SIGTERM), 0);
+	ck_assert_msg(h_wait_exit(lb, h_scaled(5000)) == 0,
+	    "lb did not stop with its log reader stalled");
+	close(fds[1]);
+	close(fds[0]);
 }
 END_TEST
 
@@ -790,6 +829,7 @@ ops_suite(void)
 		workers_reload_together_and_drain_together,
 		a_full_worker_leaves_new_clients_to_the_others,
 		a_stalled_log_reader_stops_no_request,
+		a_stalled_log_reader_does_not_stall_the_stop,
 		poll_holds_thousands_of_clients_in_one_process,
 		NULL
 	};
