@@ -647,6 +647,26 @@ pipelined(struct h_conn *c, const char *target, int n)
 	}
 }
 
+/*
+ * 2,000 requests (40 pipelined bursts of 50) for a target of n - 1
+ * bytes, written into target: more access log than a pipe and lb's
+ * buffer hold. The connection, still open.
+ */
+static struct h_conn *
+flood_log(int port, char *target, size_t n)
+{
+	struct h_conn *c = h_connect(port);
+	int i;
+
+	memset(target, 'x', n - 1);
+	target[0] = '/';
+	target[n - 1] = '\0';
+	ck_assert_ptr_nonnull(c);
+	for (i = 0; i < 40; i++)
+		pipelined(c, target, 50);
+	return c;
+}
+
 /* What is in the pipe now: lines naming what, counted; *all: "/after" seen. */
 static long
 drain_pipe(int fd, const char *what, int *after)
@@ -687,7 +707,7 @@ START_TEST(a_stalled_log_reader_stops_no_request)
 {
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
 	char sarg[32], target[240], v[32], *json;
-	int fds[2], sport = h_free_port(), after = 0, i;
+	int fds[2], sport = h_free_port(), after = 0;
 	long kept = 0, end;
 	struct h_conn *c;
 
@@ -696,12 +716,7 @@ START_TEST(a_stalled_log_reader_stops_no_request)
 	h_stdout(fds[1], 0);
 	lb = h_lb(1, &b, "-i", "60000", "-a", sarg, NULL);
 	close(fds[1]);
-	memset(target, 'x', sizeof(target) - 1);
-	target[0] = '/';
-	target[sizeof(target) - 1] = '\0';
-	ck_assert_ptr_nonnull(c = h_connect(lb->port));
-	for (i = 0; i < 40; i++)
-		pipelined(c, target, 50);
+	c = flood_log(lb->port, target, sizeof(target));
 	ck_assert_msg(h_wait_for_text(lb->err, "access log: its reader is not "
 	    "keeping up", h_scaled(2000)), "no word of dropped lines");
 	fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
@@ -735,19 +750,12 @@ START_TEST(a_stalled_log_reader_does_not_stall_the_stop)
 {
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
 	char target[240];
-	struct h_conn *c;
-	int fds[2], i;
+	int fds[2];
 
 	ck_assert_int_eq(pipe(fds), 0);
 	h_stdout(fds[1], 1);
 	lb = h_lb(1, &b, "-i", "60000", NULL);
-	memset(target, 'x', sizeof(target) - 1);
-	target[0] = '/';
-	target[sizeof(target) - 1] = '\0';
-	ck_assert_ptr_nonnull(c = h_connect(lb->port));
-	for (i = 0; i < 40; i++)
-		pipelined(c, target, 50);
-	h_close(c);
+	h_close(flood_log(lb->port, target, sizeof(target)));
 	/*
 	 * Full to the last byte (lb's lines leave room for a short one at
 	 * the end of a page): the same pipe, so the same O_NONBLOCK.
