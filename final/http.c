@@ -727,8 +727,8 @@ http_keep_alive_timeout(const struct http_msg *m)
 {
 	const struct http_header *h;
 	const char *p, *el;
-	size_t len, i;
-	long n;
+	long long v;
+	size_t len;
 	int k;
 
 	for (k = 0; k < m->nheaders; k++) {
@@ -736,15 +736,10 @@ http_keep_alive_timeout(const struct http_msg *m)
 		if (!is_named(h, "Keep-Alive"))
 			continue;
 		p = h->value;
-		while (next_element(&p, h->value + h->value_len, &el, &len)) {
-			if (len < 9 || strncasecmp(el, "timeout=", 8) != 0)
-				continue;
-			for (n = 0, i = 8; i < len && is_digit(el[i]); i++)
-				if (n <= 86400)
-					n = n * 10 + (el[i] - '0');
-			if (i == len)
-				return n > 86400 ? 86400 : (int)n;
-		}
+		while (next_element(&p, h->value + h->value_len, &el, &len))
+			if (len > 8 && strncasecmp(el, "timeout=", 8) == 0 &&
+			    parse_digits(el + 8, len - 8, &v) == 0)
+				return v > 86400 ? 86400 : (int)v;
 	}
 	return -1;
 }
