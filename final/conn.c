@@ -810,6 +810,23 @@ connect_done(struct client *c)
 }
 
 /*
+ * The whole request, from up into a copy of its own size (once), and
+ * up's 18 KB buffer back; one larger than REPLAY_MAX (or no memory for
+ * the copy) stays in up.
+ */
+static void
+copy_request(struct client *c)
+{
+	if (c->replay == NULL && c->up->len <= REPLAY_MAX &&
+	    (c->replay = malloc(c->up->len)) != NULL) {
+		memcpy(c->replay, c->up->data, c->up->len);
+		c->replay_len = c->up->len;
+	}
+	if (c->replay != NULL)
+		buf_put(&c->up);
+}
+
+/*
  * C_CONNECT: a whole request small enough waits for the connect in a
  * copy of its own size, not in an 18 KB buffer: when thousands of
  * clients arrive at once, most of them wait here (10,000 at once took
@@ -820,16 +837,8 @@ connect_done(struct client *c)
 static void
 stash_request(struct client *c)
 {
-	if (c->up == NULL || c->rq != RQ_IN || !c->kept || c->up->off != 0 ||
-	    c->up->len > REPLAY_MAX)
-		return;
-	if (c->replay == NULL) {
-		if ((c->replay = malloc(c->up->len)) == NULL)
-			return;		/* it waits in up, then */
-		memcpy(c->replay, c->up->data, c->up->len);
-		c->replay_len = c->up->len;
-	}
-	buf_put(&c->up);
+	if (c->up != NULL && c->rq == RQ_IN && c->kept && c->up->off == 0)
+		copy_request(c);
 }
 
 /* The request again in up, from the copy kept for that. 0 or -1. */
@@ -862,13 +871,7 @@ request_sent(struct client *c)
 		c->replay = NULL;
 		return;
 	}
-	if (c->replay == NULL && c->up->len <= REPLAY_MAX &&
-	    (c->replay = malloc(c->up->len)) != NULL) {
-		memcpy(c->replay, c->up->data, c->up->len);
-		c->replay_len = c->up->len;
-	}
-	if (c->replay != NULL)
-		buf_put(&c->up);	/* else it stays: the copy is up */
+	copy_request(c);
 }
 
 /*
