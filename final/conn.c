@@ -3,30 +3,88 @@
  * request after another (keep-alive, pipelining), each balanced on its
  * own.
  *
- *   C_IDLE ─byte─> C_HEAD ─head─> C_CONNECT ─> C_PROXY ─done─> C_IDLE ...
- *      │              │   └─ pooled connection ──┘  │ └─101─> C_TUNNEL
- *      │ idle: close  │ bad, slow: our own answer   │ the backend failed
- *      ▼              ▼                             ▼ before a byte went out
- *   C_CLOSED <── C_LINGER <── C_ANSWER (4xx/5xx)  retry, or 502 / 504
+ * Read it as three state machines. The connection has one (enum
+ * cstate); while a request is with a backend (C_PROXY), each direction
+ * has its own: the request on its way up (enum rqstate) and the
+ * response on its way down (enum rsstate).
  *
- * (C_TUNNEL ends in C_CLOSED: see "tunnels" below.)
+ *                     ┌────────────────────────── next request ───┐
+ *                     ▼                                            │
+ *   accept ──> C_IDLE ─byte─> C_HEAD ─head─> C_CONNECT ──> C_PROXY ─┤
+ *                │  └─────── whole head ────┘   │   └ pooled ┘ │ │  │
+ *                │             bad, slow, no backend: │        │ │  │ 101
+ *                │                        C_ANSWER <──┴────────┘ │  ▼
+ *                │                           │      (4xx, 5xx)   │ C_TUNNEL
+ *                │                           ▼                   │  │
+ *                │                        C_LINGER <─ close ─────┘  │
+ *                ▼                           │                      │
+ *             C_CLOSED <─────────────────────┴──────────────────────┘
  *
- * Inside C_PROXY each direction has a state of its own:
+ * The picture leaves arrows out (every state can close, and a retry
+ * goes back to C_CONNECT). The whole machine is the list below: each
+ * line is a row of client_moves[], enter() refuses a move that is not
+ * there (a bug in lb: see HOLDS()), and a unit test checks that this
+ * list, final/README's and the table are the same.
  *
- *   request   RQ_BODY ──> RQ_IN ──> RQ_SENT        (RQ_STOPPED: the
- *             client still  all in   all written    backend would take
- *             sending       lb       to the backend no more)
- *   response  RS_HEAD ──> RS_BODY ──> RS_DONE
- *             (1xx pass)  framing     ended: the rest goes out, then
- *                         says        the next request (or RS_CUT: the
- *                         where it    backend stopped early; the rest
- *                         ends        goes out, then close)
+ *   IDLE    -> HEAD     part of a request head is in
+ *   IDLE    -> CONNECT  a whole head: a backend connection is opening
+ *   IDLE    -> PROXY    a whole head: sent on a pooled connection
+ *   IDLE    -> ANSWER   lb answers itself: a bad request, no backend up
+ *   IDLE    -> CLOSED   the client closed, went idle too long, or drain
+ *   HEAD    -> CONNECT  the head is whole: a backend connection opens
+ *   HEAD    -> PROXY    the head is whole: a pooled connection
+ *   HEAD    -> ANSWER   a bad or slow head (400, 408, 431...), no backend
+ *   HEAD    -> CLOSED   the client closed mid-head
+ *   CONNECT -> CONNECT  that address or backend failed: the next one
+ *   CONNECT -> PROXY    connected: the request goes
+ *   CONNECT -> ANSWER   no backend could be reached: 503 (or 502)
+ *   CONNECT -> CLOSED   lb stops at its drain deadline, or a bug
+ *   PROXY   -> CONNECT  no response: sent again on a fresh connection
+ *   PROXY   -> PROXY    no response: sent again, a pooled connection
+ *   PROXY   -> ANSWER   no response lb can pass on: 502, 504, or 408
+ *   PROXY   -> IDLE     the response is out: the next request
+ *   PROXY   -> LINGER   the response is out, and the connection ends
+ *   PROXY   -> TUNNEL   the backend switched protocols (101)
+ *   PROXY   -> CLOSED   the client left, or a body was cut (a reset)
+ *   TUNNEL  -> CLOSED   both sides are done, silence, or a reset
+ *   ANSWER  -> LINGER   our answer is out
+ *   ANSWER  -> CLOSED   the client did not take our answer, or left
+ *   LINGER  -> CLOSED   the client closed, or the linger is over
  *
- * Four buffers per client: in (from the client), up (to the backend),
- * bin (from the backend), out (to the client). Bodies stream through
- * them in pieces and are never held whole; http_body_scan() says where
- * each body ends. A full buffer stops the read that fills it: that is
- * lesson 3's backpressure, here in both directions.
+ * Inside C_PROXY, the request (client_moves[]' neighbours below):
+ *
+ *   NONE    -> BODY     a whole head: the body, if any, is to come
+ *   BODY    -> IN       the whole request is in lb
+ *   BODY    -> REFUSED  the backend takes no more of it
+ *   BODY    -> NONE     the exchange is over before the body was in
+ *   IN      -> SENT     the whole request was written to the backend
+ *   IN      -> REFUSED  the backend takes no more of it
+ *   IN      -> NONE     the exchange is over before it was all sent
+ *   SENT    -> IN       no response: sent again, from its first byte
+ *   SENT    -> NONE     the exchange is over
+ *   REFUSED -> BODY     sent again, from its first byte
+ *   REFUSED -> IN       sent again, from its first byte
+ *   REFUSED -> NONE     the exchange is over
+ *
+ * and the response:
+ *
+ *   HEAD    -> BODY     a final head went out; its framing says the rest
+ *   HEAD    -> DONE     a final head without a body went out
+ *   HEAD    -> TUNNEL   a 101 went out: bytes both ways from here
+ *   BODY    -> DONE     the body's end, as its framing says
+ *   BODY    -> CUT      the backend stopped mid-body
+ *   DONE    -> HEAD     the next request
+ *   CUT     -> HEAD     the next request (none: the connection ends)
+ *
+ * Run lb with -v to watch the three machines: each move is one line on
+ * stderr ("c7 HEAD -> PROXY: GET /x to 127.0.0.1:9001, reused").
+ *
+ * Four buffers per client: in (from the client), bout (out to the
+ * backend), bin (in from the backend), out (to the client). Bodies
+ * stream through them in pieces and are never held whole;
+ * http_body_scan() says where each body ends. A full buffer stops the
+ * read that fills it: that is lesson 3's backpressure, here in both
+ * directions.
  *
  * Two rules keep every byte where it belongs. The end of a stream (a
  * FIN) is handled only after every byte that came before it: a close
@@ -41,6 +99,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +114,7 @@
 #include "loop.h"
 #include "pool.h"
 
-#define LINGER_S	2	/* reading after our answer, at most */
+#define LINGER_MS	2000	/* reading after our last byte, at most */
 #define REPLAY_MAX	4096	/* a request sent whole, kept in a copy this big */
 /*
  * Reads of one side in one pass, at most, while both sides keep up:
@@ -78,14 +137,12 @@ enum cstate {
 };
 
 enum rqstate {
+	RQ_NONE,	/* no request with a backend: none yet, or it is over */
 	RQ_BODY,	/* body bytes are still to come from the client */
 	RQ_IN,		/* the whole request is in lb; not all written yet */
 	RQ_SENT,	/* the whole request was written to the backend */
-	RQ_STOPPED	/* the backend stopped taking it: never reuse */
+	RQ_REFUSED	/* a write failed: the backend takes no more of it */
 };
-
-/* How the backend's end of the stream came, if it came. */
-enum { B_OPEN, B_FIN, B_RESET };
 
 enum rsstate {
 	RS_HEAD,	/* waiting for the final response head */
@@ -95,8 +152,12 @@ enum rsstate {
 	RS_TUNNEL	/* a 101 went into out: the connection is a tunnel now */
 };
 
+/* How the backend's end of the stream came, if it came. */
+enum bend { B_OPEN, B_FIN, B_RESET };
+
 struct client {
 	int	fd;
+	unsigned long id;	/* c7 in -v's lines */
 	enum cstate state;
 	char	peer[64];
 	struct timer timer;	/* the one deadline of the current state */
@@ -104,19 +165,19 @@ struct client {
 	int	nreq;		/* requests started on this connection */
 	int	client_eof;	/* the client sent all it will send */
 	int	client_more;	/* its last read filled in: likely more */
-	struct buf *in, *up, *bin, *out;	/* lent while bytes are in them */
+	struct buf *in, *bout, *bin, *out;	/* lent while bytes are in them */
 
 	/* The request in flight; method[0] == '\0': none, or logged. */
 	char	method[24];
 	char	target[256];	/* for the log, cut if long */
 	int	version;	/* 10 or 11 */
-	int	keep;		/* keep the client connection afterwards */
+	int	keep_alive;	/* the client connection stays open after it */
 	int	head_req;	/* HEAD: the response has no body */
 	int	idempotent;
 	int	upgrade;	/* it asks to switch protocols (WebSocket...) */
 	struct http_body req_body;
 	enum rqstate rq;
-	int	kept;		/* up (or replay) still holds the whole request */
+	int	held_whole;	/* bout (or replay) holds it from its first byte */
 	char	*replay;	/* sent, and may be sent again: a copy */
 	size_t	replay_len;
 	double	t0;
@@ -128,7 +189,7 @@ struct client {
 	struct backend *be;
 	struct bconn *bc;	/* once connected (or taken from the pool) */
 	int	bfd;		/* -1, connecting, or bc->fd */
-	int	backend_eof;	/* B_FIN, B_RESET: bin may still hold the rest */
+	enum bend backend_end;	/* B_FIN, B_RESET: bin may still hold the rest */
 	int	backend_more;	/* its last read filled bin: likely more */
 	const struct addrinfo *ai;	/* C_CONNECT: the address tried */
 	int	tries;		/* backends tried for this request */
@@ -137,18 +198,19 @@ struct client {
 
 	/* The response. */
 	enum rsstate rs;
-	int	backend_keep;	/* the backend keeps its connection */
+	int	backend_keep_alive;	/* its head says it keeps the connection */
 	int	status;
 	struct http_body resp_body;
 	long long sent;		/* bytes for the client: 1xx, head, body */
 
 	/* C_TUNNEL: which way the end of the stream has been passed on. */
-	int	up_shut;	/* the backend got our FIN: the client's is in */
-	int	down_shut;	/* the client got our FIN: the backend's is in */
+	int	fin_to_backend;	/* the client's FIN is in: passed on */
+	int	fin_to_client;	/* the backend's FIN is in: passed on */
 };
 
 static struct client *clients;
 static int nclients;
+static unsigned long nclients_ever;	/* for c->id */
 static int ntunnels;			/* open now */
 static unsigned long long tunnels_total;
 static int draining;
@@ -161,6 +223,174 @@ static void parse_request(struct client *c);
 static void client_gone(struct client *c, ssize_t r);
 static void start_tunnel(struct client *c);
 static void log_request(struct client *c, int status);
+static int bug(struct client *c, const char *what, int line);
+
+/*
+ * A broken invariant is a bug in lb, never a peer's doing. In the
+ * sanitizer and fuzzing builds (-DLB_ABORT_ON_BUG) it aborts, so that
+ * the test that found it stops right there. In production it costs one
+ * client, not all of them: the event log says where and what ("internal
+ * error at conn.c:LINE", which every suite also fails on), the client
+ * gets a reset (whatever it got cannot be trusted to be whole), and the
+ * loop goes on. Its callers return at once: c is closed.
+ */
+#define HOLDS(c, cond)	((cond) || bug((c), #cond, __LINE__))
+
+/* ---- the three machines, as tables ---- */
+
+/* One arrow of a machine: from, to. The lists above say when. */
+struct move {
+	int	from, to;
+};
+
+static const char *const cstate_name[] = {
+	"IDLE", "HEAD", "CONNECT", "PROXY", "TUNNEL", "ANSWER", "LINGER",
+	"CLOSED"
+};
+static const char *const rqstate_name[] = {
+	"NONE", "BODY", "IN", "SENT", "REFUSED"
+};
+static const char *const rsstate_name[] = {
+	"HEAD", "BODY", "DONE", "CUT", "TUNNEL"
+};
+
+static const struct move client_moves[] = {
+	{ C_IDLE, C_HEAD }, { C_IDLE, C_CONNECT }, { C_IDLE, C_PROXY },
+	{ C_IDLE, C_ANSWER }, { C_IDLE, C_CLOSED },
+	{ C_HEAD, C_CONNECT }, { C_HEAD, C_PROXY }, { C_HEAD, C_ANSWER },
+	{ C_HEAD, C_CLOSED },
+	{ C_CONNECT, C_CONNECT }, { C_CONNECT, C_PROXY },
+	{ C_CONNECT, C_ANSWER }, { C_CONNECT, C_CLOSED },
+	{ C_PROXY, C_CONNECT }, { C_PROXY, C_PROXY }, { C_PROXY, C_ANSWER },
+	{ C_PROXY, C_IDLE }, { C_PROXY, C_LINGER }, { C_PROXY, C_TUNNEL },
+	{ C_PROXY, C_CLOSED },
+	{ C_TUNNEL, C_CLOSED },
+	{ C_ANSWER, C_LINGER }, { C_ANSWER, C_CLOSED },
+	{ C_LINGER, C_CLOSED }
+};
+
+static const struct move request_moves[] = {
+	{ RQ_NONE, RQ_BODY },
+	{ RQ_BODY, RQ_IN }, { RQ_BODY, RQ_REFUSED }, { RQ_BODY, RQ_NONE },
+	{ RQ_IN, RQ_SENT }, { RQ_IN, RQ_REFUSED }, { RQ_IN, RQ_NONE },
+	{ RQ_SENT, RQ_IN }, { RQ_SENT, RQ_NONE },
+	{ RQ_REFUSED, RQ_BODY }, { RQ_REFUSED, RQ_IN }, { RQ_REFUSED, RQ_NONE }
+};
+
+static const struct move response_moves[] = {
+	{ RS_HEAD, RS_BODY }, { RS_HEAD, RS_DONE }, { RS_HEAD, RS_TUNNEL },
+	{ RS_BODY, RS_DONE }, { RS_BODY, RS_CUT },
+	{ RS_DONE, RS_HEAD }, { RS_CUT, RS_HEAD }
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+is_move(const struct move *m, size_t n, int from, int to)
+{
+	for (; n > 0; n--, m++)
+		if (m->from == from && m->to == to)
+			return 1;
+	return 0;
+}
+
+/* -v: one line for a move of one of c's machines, and why. */
+static void
+trace(const struct client *c, const char *machine,
+    const char *const *name, int from, int to, const char *why)
+{
+	log_event("c%lu %s%s -> %s%s%s", c->id, machine, name[from], name[to],
+	    why[0] != '\0' ? ": " : "", why);
+}
+
+/*
+ * What must hold on entering each state: what its handlers (below)
+ * take for granted. Entering C_CLOSED needs nothing: any state may end.
+ */
+static int
+entry_holds(const struct client *c, enum cstate to)
+{
+	switch (to) {
+	case C_IDLE:
+		return c->bfd < 0 && c->bc == NULL && c->method[0] == '\0';
+	case C_HEAD:
+	case C_LINGER:
+		return c->bfd < 0;
+	case C_CONNECT:
+		return c->bfd >= 0 && c->bc == NULL && c->be != NULL;
+	case C_PROXY:
+		return c->bfd >= 0 && c->be != NULL && c->bout != NULL;
+	case C_TUNNEL:
+		return c->bfd >= 0 && c->rs == RS_TUNNEL;
+	case C_ANSWER:
+		return c->bfd < 0 && buf_used(c->out) > 0;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * The connection moves to state `to`: only along a row of
+ * client_moves[], and only if what `to` takes for granted holds. fmt
+ * (printf, or NULL) says why, for -v. 1, or 0: a bug, and c is closed.
+ */
+static int
+enter(struct client *c, enum cstate to, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (!HOLDS(c, is_move(client_moves, NELEM(client_moves), c->state,
+	    to)) || !HOLDS(c, entry_holds(c, to)))
+		return 0;
+	if (cfg.verbose) {
+		why[0] = '\0';
+		if (fmt != NULL) {
+			va_start(ap, fmt);
+			vsnprintf(why, sizeof(why), fmt, ap);
+			va_end(ap);
+		}
+		trace(c, "", cstate_name, (int)c->state, (int)to, why);
+	}
+	c->state = to;
+	return 1;
+}
+
+/* The request's machine moves (to the state it is in: nothing). 1, or 0. */
+static int
+request_to(struct client *c, enum rqstate to)
+{
+	if (c->rq == to)
+		return 1;
+	if (!HOLDS(c, is_move(request_moves, NELEM(request_moves), c->rq, to)))
+		return 0;
+	if (cfg.verbose)
+		trace(c, "request ", rqstate_name, (int)c->rq, (int)to, "");
+	c->rq = to;
+	return 1;
+}
+
+/* The response's machine moves (to the state it is in: nothing). 1, or 0. */
+static int
+response_to(struct client *c, enum rsstate to)
+{
+	if (c->rs == to)
+		return 1;
+	if (!HOLDS(c, is_move(response_moves, NELEM(response_moves), c->rs,
+	    to)))
+		return 0;
+	if (cfg.verbose)
+		trace(c, "response ", rsstate_name, (int)c->rs, (int)to, "");
+	c->rs = to;
+	return 1;
+}
+
+/* The current state's one deadline, ms from now. */
+static void
+deadline(struct client *c, int ms)
+{
+	timer_arm(&c->timer, loop_now() + ms / 1e3);
+}
 
 /*
  * c's request is for be now (NULL: none). pool.c forgets a backend a
@@ -196,29 +426,9 @@ close_backend(struct client *c, int reusable)
 static void
 forget_request(struct client *c)
 {
-	buf_put(&c->up);
+	buf_put(&c->bout);
 	free(c->replay);
 	c->replay = NULL;
-}
-
-static void
-close_client(struct client *c)
-{
-	if (c->state == C_CLOSED)
-		return;
-	if (c->state == C_TUNNEL)
-		ntunnels--;
-	close_backend(c, 0);
-	use_backend(c, NULL);
-	forget_request(c);
-	buf_put(&c->in);
-	buf_put(&c->bin);
-	buf_put(&c->out);
-	timer_disarm(&c->timer);
-	loop_unwatch(c->fd);
-	close(c->fd);
-	c->state = C_CLOSED;
-	nclients--;
 }
 
 /*
@@ -239,31 +449,49 @@ set_reset_on_close(int fd, const char *who)
 	return -1;
 }
 
+enum how { FIN, RESET };
+
 /*
- * Close with a reset (RST), not a FIN: the way to tell a client that
- * what it got is not the whole response when nothing in the response
- * itself can say so (a close-delimited body, cut). Should the reset be
- * refused (it never is, on a TCP socket), the close is still a close:
- * the event log says which client may have taken a cut body for whole.
+ * The one way a client connection ends; why says why, for -v. A request
+ * still unlogged gets its access-log line now, with status, as ended by
+ * cause (0: it went as it should; see stage()).
+ *
+ * RESET closes with a reset (RST), not a FIN: the way to tell a client
+ * that what it got is not the whole response when nothing in the
+ * response itself can say so (a close-delimited body, cut). Should the
+ * reset be refused (it never is, on a TCP socket), the close is still a
+ * close: the event log says which client may have taken a cut body for
+ * whole.
  */
 static void
-abort_client(struct client *c)
+close_client(struct client *c, char cause, int status, enum how how,
+    const char *why)
 {
-	set_reset_on_close(c->fd, c->peer);
-	close_client(c);
+	if (c->state == C_CLOSED)
+		return;
+	if (cause != 0)
+		c->cause = cause;
+	log_request(c, status);
+	if (how == RESET)
+		set_reset_on_close(c->fd, c->peer);
+	if (cfg.verbose)
+		trace(c, "", cstate_name, (int)c->state, C_CLOSED, why);
+	if (c->state == C_TUNNEL)
+		ntunnels--;
+	close_backend(c, 0);
+	use_backend(c, NULL);
+	forget_request(c);
+	buf_put(&c->in);
+	buf_put(&c->bin);
+	buf_put(&c->out);
+	timer_disarm(&c->timer);
+	loop_unwatch(c->fd);
+	close(c->fd);
+	c->state = C_CLOSED;
+	nclients--;
 }
 
-/*
- * A broken invariant is a bug in lb, never a peer's doing. In the
- * sanitizer and fuzzing builds (-DLB_ABORT_ON_BUG) it aborts, so that
- * the test that found it stops right there. In production it costs one
- * client, not all of them: the event log says where and what ("internal
- * error at conn.c:LINE", which every suite also fails on), the client
- * gets a reset (whatever it got cannot be trusted to be whole), and the
- * loop goes on. Its callers return at once: c is closed.
- */
-#define HOLDS(c, cond)	((cond) || bug((c), #cond, __LINE__))
-
+/* A broken invariant (see HOLDS()): c pays for it, with a reset. */
 static int
 bug(struct client *c, const char *what, int line)
 {
@@ -272,10 +500,24 @@ bug(struct client *c, const char *what, int line)
 #ifdef LB_ABORT_ON_BUG
 	abort();
 #endif
-	c->cause = 'I';
-	log_request(c, c->status > 0 ? c->status : 500);
-	abort_client(c);
+	close_client(c, 'I', c->status > 0 ? c->status : 500, RESET,
+	    "a bug in lb");
 	return 0;
+}
+
+/*
+ * Our last byte is out, and we will send no more: a FIN, then read
+ * what still comes for a while (closing with unread bytes would send
+ * a reset, which can destroy our answer before the client reads it).
+ */
+static void
+start_linger(struct client *c, const char *why)
+{
+	shutdown(c->fd, SHUT_WR);
+	if (!enter(c, C_LINGER, "%s", why))
+		return;
+	deadline(c, LINGER_MS);
+	update(c);
 }
 
 /*
@@ -337,8 +579,8 @@ log_request(struct client *c, int status)
  * nothing honest to add: just close.
  */
 static void
-answer(struct client *c, int status, const char *reason, const char *extra,
-    const char *detail)
+answer_error(struct client *c, int status, const char *reason,
+    const char *extra, const char *detail)
 {
 	size_t room;
 	int n;
@@ -349,14 +591,13 @@ answer(struct client *c, int status, const char *reason, const char *extra,
 		c->cause = status == 408 ? 'c' : status == 504 ? 's' :
 		    status == 502 || status == 503 ? 'S' : 'P';
 	close_backend(c, 0);
-	if (c->rs != RS_HEAD) {
-		log_request(c, c->status);
-		abort_client(c);	/* a reset: not a clean end */
+	if (c->rs != RS_HEAD) {		/* a reset: not a clean end */
+		close_client(c, 0, c->status, RESET, "an error after the "
+		    "response head went out: the response is cut");
 		return;
 	}
 	if (buf_get(&c->out) == NULL) {
-		log_request(c, status);
-		close_client(c);	/* no memory for it */
+		close_client(c, 0, status, FIN, "no memory for lb's answer");
 		return;
 	}
 	room = buf_room(c->out);
@@ -368,16 +609,16 @@ answer(struct client *c, int status, const char *reason, const char *extra,
 	if (c->head_req && n > 0 && (size_t)n < room)
 		n = (int)(strstr(c->out->data + c->out->len, "\r\n\r\n") + 4 -
 		    (c->out->data + c->out->len));
-	if (n < 0 || (size_t)n >= room) {
-		log_request(c, status);
-		close_client(c);	/* behind a 1xx too large to add to */
+	if (n < 0 || (size_t)n >= room) {	/* behind a 1xx too large */
+		close_client(c, 0, status, FIN, "no room for lb's answer");
 		return;
 	}
 	c->out->len += (size_t)n;
 	c->sent += n;
 	log_request(c, status);
-	c->state = C_ANSWER;
-	timer_arm(&c->timer, loop_now() + LINGER_S);
+	if (!enter(c, C_ANSWER, "%d %s", status, reason))
+		return;
+	deadline(c, LINGER_MS);
 	update(c);
 }
 
@@ -389,7 +630,7 @@ answer_short_of(struct client *c, const char *what)
 
 	snprintf(detail, sizeof(detail), "the balancer is out of %s", what);
 	c->cause = 'R';
-	answer(c, 503, "Service Unavailable", "", detail);
+	answer_error(c, 503, "Service Unavailable", "", detail);
 }
 
 /* No backend could take the request: 503, and when to come back. */
@@ -401,7 +642,7 @@ answer_503(struct client *c)
 	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
 	    health_retry_after(loop_now()));
 	use_backend(c, NULL);
-	answer(c, 503, "Service Unavailable", extra, c->tries > 0 ?
+	answer_error(c, 503, "Service Unavailable", extra, c->tries > 0 ?
 	    "no backend could be reached" : "no backend is up");
 }
 
@@ -410,28 +651,29 @@ answer_parse_error(struct client *c, int status)
 {
 	switch (status) {
 	case 414:
-		answer(c, 414, "URI Too Long", "", "the request target is too long");
+		answer_error(c, 414, "URI Too Long", "",
+		    "the request target is too long");
 		break;
 	case 431:
-		answer(c, 431, "Request Header Fields Too Large", "",
+		answer_error(c, 431, "Request Header Fields Too Large", "",
 		    "the request head is too large");
 		break;
 	case 501:
-		answer(c, 501, "Not Implemented", "",
+		answer_error(c, 501, "Not Implemented", "",
 		    "unsupported transfer coding");
 		break;
 	case 505:
-		answer(c, 505, "HTTP Version Not Supported", "",
+		answer_error(c, 505, "HTTP Version Not Supported", "",
 		    "only HTTP/1.0 and HTTP/1.1");
 		break;
 	default:
-		answer(c, 400, "Bad Request", "", "malformed request");
+		answer_error(c, 400, "Bad Request", "", "malformed request");
 	}
 }
 
 /* ---- the request ---- */
 
-/* Move request body bytes from in to up, as far as they fit. 0 or -1. */
+/* Move request body bytes from in to bout, as far as they fit. 0 or -1. */
 static int
 pump_body(struct client *c)
 {
@@ -439,35 +681,35 @@ pump_body(struct client *c)
 		size_t n = buf_used(c->in), room;
 		ssize_t k;
 
-		if (!HOLDS(c, c->up != NULL))	/* lent at start_request() */
+		if (!HOLDS(c, c->bout != NULL))	/* lent at start_request() */
 			return -1;
-		room = BUF_SIZE - c->up->len;
+		room = BUF_SIZE - c->bout->len;
 		if (room == 0) {
-			if (c->up->off == 0)
+			if (c->bout->off == 0)
 				break;		/* the backend must take some */
 			/* Sent bytes go to make room: no resending now. */
-			memmove(c->up->data, c->up->data + c->up->off,
-			    buf_used(c->up));
-			c->up->len -= c->up->off;
-			c->up->off = 0;
-			c->kept = 0;
+			memmove(c->bout->data, c->bout->data + c->bout->off,
+			    buf_used(c->bout));
+			c->bout->len -= c->bout->off;
+			c->bout->off = 0;
+			c->held_whole = 0;
 			continue;
 		}
 		k = http_body_scan(&c->req_body, c->in->data + c->in->off,
 		    n < room ? n : room);
 		if (k < 0)
 			return -1;
-		memcpy(c->up->data + c->up->len, c->in->data + c->in->off,
+		memcpy(c->bout->data + c->bout->len, c->in->data + c->in->off,
 		    (size_t)k);
-		c->up->len += (size_t)k;
+		c->bout->len += (size_t)k;
 		c->in->off += (size_t)k;
-		if (c->req_body.done)
-			c->rq = RQ_IN;
+		if (c->req_body.done && !request_to(c, RQ_IN))
+			return -1;
 		if (k == 0)
 			break;
 	}
-	if (c->rq == RQ_BODY && c->req_body.done)
-		c->rq = RQ_IN;		/* an empty body */
+	if (c->rq == RQ_BODY && c->req_body.done && !request_to(c, RQ_IN))
+		return -1;		/* an empty body: that was all */
 	buf_room(c->in);
 	return 0;
 }
@@ -547,7 +789,7 @@ start_request(struct client *c, const struct http_msg *m)
 	snprintf(c->target, sizeof(c->target), "%.*s", (int)m->target_len,
 	    m->target);
 	c->version = m->version;
-	c->keep = m->keep_alive && !draining;
+	c->keep_alive = m->keep_alive && !draining;
 	c->head_req = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
 	c->idempotent = http_idempotent(m->method, m->method_len);
 	/*
@@ -562,24 +804,25 @@ start_request(struct client *c, const struct http_msg *m)
 	snprintf(extra + len, sizeof(extra) - len, "%s", c->upgrade ?
 	    "Connection: upgrade\r\n" : m->version == 10 ?
 	    "Connection: keep-alive\r\n" : "");
-	if (buf_get(&c->up) == NULL) {
+	if (buf_get(&c->bout) == NULL) {
 		answer_short_of(c, "memory");
 		return;
 	}
 	n = http_rewrite_head(c->in->data + c->in->off, m, extra,
-	    flags | (c->upgrade ? HTTP_KEEP_UPGRADE : 0), c->up->data, BUF_SIZE);
+	    flags | (c->upgrade ? HTTP_KEEP_UPGRADE : 0), c->bout->data, BUF_SIZE);
 	if (n < 0) {
 		answer_parse_error(c, 431);
 		return;
 	}
-	c->up->off = 0;
-	c->up->len = (size_t)n;
-	c->kept = 1;
+	c->bout->off = 0;
+	c->bout->len = (size_t)n;
+	c->held_whole = 1;
 	c->in->off += m->head_len;
 	http_body_init(&c->req_body, m);
-	c->rq = RQ_BODY;
+	if (!request_to(c, RQ_BODY))
+		return;
 	if (pump_body(c) < 0) {
-		answer(c, 400, "Bad Request", "", "malformed chunked body");
+		answer_error(c, 400, "Bad Request", "", "malformed chunked body");
 		return;
 	}
 	c->tries = c->retries = 0;
@@ -609,7 +852,7 @@ parse_request(struct client *c)
 		return;
 	if (buf_used(c->in) == 0) {
 		if (c->client_eof)
-			close_client(c);	/* it is done with us */
+			close_client(c, 0, 0, FIN, "the client is done");
 		else
 			update(c);
 		return;
@@ -622,22 +865,24 @@ parse_request(struct client *c)
 	} else if (n > 0 && m.method_len == 7 &&
 	    memcmp(m.method, "CONNECT", 7) == 0) {
 		name_refused(c, "CONNECT");
-		answer(c, 501, "Not Implemented", "", "CONNECT tunnels are not "
-		    "supported");
+		answer_error(c, 501, "Not Implemented", "",
+		    "CONNECT tunnels are not supported");
 	} else if (n > 0) {
 		start_request(c, &m);	/* its states arm their own deadlines */
 	} else if (c->client_eof) {
-		close_client(c);	/* half a head, and no more coming */
+		close_client(c, 0, 0, FIN, "the client closed mid-head");
+	} else if (c->state == C_HEAD) {
+		update(c);		/* more of the head to come */
 	} else {
 		/*
 		 * The head's deadline is set once, at its first byte (on a
 		 * new connection, at accept): it bounds the whole head, not
 		 * the gap between two of its lines.
 		 */
-		if (c->state == C_IDLE && c->nreq > 0)
-			timer_arm(&c->timer, loop_now() + cfg.head_ms / 1e3);
-		c->state = C_HEAD;
-		update(c);
+		if (c->nreq > 0)
+			deadline(c, cfg.head_ms);
+		if (enter(c, C_HEAD, "%zu bytes of a head", buf_used(c->in)))
+			update(c);
 	}
 }
 
@@ -657,8 +902,10 @@ connect_next(struct client *c)
 
 	if (addr_connect_from(&c->ai, &fd) == 0) {
 		c->bfd = fd;
-		c->state = C_CONNECT;
-		timer_arm(&c->timer, loop_now() + cfg.connect_ms / 1e3);
+		if (!enter(c, C_CONNECT, "%s %s to %s", c->method, c->target,
+		    c->be->addr.str))
+			return;
+		deadline(c, cfg.connect_ms);
 		stash_request(c);
 		update(c);
 	} else if ((errno == EMFILE || errno == ENFILE) && pool_shed_idle()) {
@@ -671,22 +918,22 @@ connect_next(struct client *c)
 	}
 }
 
-/* A fresh start on whatever backend connection comes next. */
-static void
+/* A fresh start on whatever backend connection comes next. 1, or 0. */
+static int
 reset_exchange(struct client *c)
 {
-	if (c->up != NULL)
-		c->up->off = 0;	/* from the first byte */
-	c->rq = c->req_body.done ? RQ_IN : RQ_BODY;
+	if (c->bout != NULL)
+		c->bout->off = 0;	/* from the first byte */
 	buf_put(&c->bin);
-	c->backend_eof = B_OPEN;
+	c->backend_end = B_OPEN;
 	c->backend_more = 0;
-	c->rs = RS_HEAD;
 	c->status = 0;
+	return HOLDS(c, c->rs == RS_HEAD) &&
+	    request_to(c, c->req_body.done ? RQ_IN : RQ_BODY);
 }
 
 /*
- * Write what the backend takes of up, now: not a select() pass later.
+ * Write what the backend takes of bout, now: not a select() pass later.
  * Waiting for "writable" first would cost a pass, and a wakeup, for a
  * socket that almost always has room.
  */
@@ -695,12 +942,12 @@ send_up(struct client *c)
 {
 	ssize_t r;
 
-	if (c->rq == RQ_STOPPED || buf_used(c->up) == 0)
+	if (c->rq == RQ_REFUSED || buf_used(c->bout) == 0)
 		return 0;
-	if ((r = buf_write(c->bfd, c->up)) < 0)
-		c->rq = RQ_STOPPED;	/* what it says comes by reading */
+	if ((r = buf_write(c->bfd, c->bout)) < 0)
+		request_to(c, RQ_REFUSED);	/* what it says comes by reading */
 	else if (r > 0)
-		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+		deadline(c, cfg.response_ms);
 	return r;
 }
 
@@ -716,8 +963,10 @@ start_exchange(struct client *c)
 		answer_short_of(c, "memory");
 		return;
 	}
-	c->state = C_PROXY;
-	timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+	if (!enter(c, C_PROXY, "%s %s to %s%s", c->method, c->target,
+	    c->be->addr.str, c->reused ? ", reused" : ""))
+		return;
+	deadline(c, cfg.response_ms);
 	progress(c);	/* the request goes, as much as the backend takes */
 }
 
@@ -748,7 +997,7 @@ choose_backend_or(struct client *c, const char *why)
 	    (b = pool_pick()) < 0) {
 		pool_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
-			answer(c, 502, "Bad Gateway", "", why);
+			answer_error(c, 502, "Bad Gateway", "", why);
 		else
 			answer_503(c);
 		return;
@@ -757,7 +1006,8 @@ choose_backend_or(struct client *c, const char *why)
 		c->retries++;
 	use_backend(c, &backends[b]);
 	c->tb = loop_now();
-	reset_exchange(c);
+	if (!reset_exchange(c))
+		return;
 	if ((c->idempotent || c->nreq > 1) && !c->upgrade &&
 	    (c->bc = pool_take(c->be)) != NULL) {
 		c->reused = 1;
@@ -817,13 +1067,13 @@ connect_done(struct client *c)
 static void
 copy_request(struct client *c)
 {
-	if (c->replay == NULL && c->up->len <= REPLAY_MAX &&
-	    (c->replay = malloc(c->up->len)) != NULL) {
-		memcpy(c->replay, c->up->data, c->up->len);
-		c->replay_len = c->up->len;
+	if (c->replay == NULL && c->bout->len <= REPLAY_MAX &&
+	    (c->replay = malloc(c->bout->len)) != NULL) {
+		memcpy(c->replay, c->bout->data, c->bout->len);
+		c->replay_len = c->bout->len;
 	}
 	if (c->replay != NULL)
-		buf_put(&c->up);
+		buf_put(&c->bout);
 }
 
 /*
@@ -837,7 +1087,7 @@ copy_request(struct client *c)
 static void
 stash_request(struct client *c)
 {
-	if (c->up != NULL && c->rq == RQ_IN && c->kept && c->up->off == 0)
+	if (c->bout != NULL && c->rq == RQ_IN && c->held_whole && c->bout->off == 0)
 		copy_request(c);
 }
 
@@ -845,12 +1095,12 @@ stash_request(struct client *c)
 static int
 restore_request(struct client *c)
 {
-	if (c->up != NULL)
+	if (c->bout != NULL)
 		return 0;
-	if (c->replay == NULL || buf_get(&c->up) == NULL)
+	if (c->replay == NULL || buf_get(&c->bout) == NULL)
 		return -1;
-	memcpy(c->up->data, c->replay, c->replay_len);
-	c->up->len = c->replay_len;
+	memcpy(c->bout->data, c->replay, c->replay_len);
+	c->bout->len = c->replay_len;
 	return 0;
 }
 
@@ -860,25 +1110,27 @@ restore_request(struct client *c)
  * waiting, would be most of lb's memory); a request that may be sent
  * again keeps a copy of its own size instead.
  */
-static void
+static int
 request_sent(struct client *c)
 {
-	c->rq = RQ_SENT;
-	if (!c->idempotent || !c->kept) {
-		c->kept = 0;
-		buf_put(&c->up);
+	if (!request_to(c, RQ_SENT))
+		return 0;
+	if (!c->idempotent || !c->held_whole) {
+		c->held_whole = 0;
+		buf_put(&c->bout);
 		free(c->replay);	/* stash_request()'s: never to be used */
 		c->replay = NULL;
-		return;
+		return 1;
 	}
 	copy_request(c);
+	return 1;
 }
 
 /*
  * RS_HEAD, and there will be no response: the backend closed or reset
  * (retry: 1), or sent a head lb will not pass on (retry: 0). A request
  * that may be sent twice, of which nothing reached the client and all
- * is still in up, goes again: on a fresh connection to the same backend
+ * is still in bout, goes again: on a fresh connection to the same backend
  * if this one came from the pool (the keep-alive race: the backend is
  * fine), else to the next backend. One that may not, lost to that race
  * on a pooled connection, ends its client connection as the race would
@@ -892,14 +1144,13 @@ no_response(struct client *c, const char *why, int retry)
 	if (!HOLDS(c, c->rs == RS_HEAD))
 		return;
 	if (again && c->reused && c->nreq > 1 && (!c->idempotent ||
-	    !c->kept)) {
-		c->cause = 'S';
-		log_request(c, 0);	/* no answer: none could be honest */
-		close_client(c);
+	    !c->held_whole)) {		/* no answer: none could be honest */
+		close_client(c, 'S', 0, FIN, "lost to the keep-alive race");
 		return;
 	}
-	if (!again || !c->idempotent || !c->kept || restore_request(c) < 0) {
-		answer(c, 502, "Bad Gateway", "", why);
+	if (!again || !c->idempotent || !c->held_whole ||
+	    restore_request(c) < 0) {
+		answer_error(c, 502, "Bad Gateway", "", why);
 		return;
 	}
 	close_backend(c, 0);
@@ -907,7 +1158,8 @@ no_response(struct client *c, const char *why, int retry)
 		c->reused = 0;
 		c->retries++;
 		c->tb = loop_now();
-		reset_exchange(c);
+		if (!reset_exchange(c))
+			return;
 		c->ai = c->be->addrs;
 		connect_next(c);
 		return;
@@ -921,24 +1173,70 @@ static void
 release_backend(struct client *c)
 {
 	int reusable = c->rs == RS_DONE && c->rq == RQ_SENT &&
-	    c->backend_keep && !c->backend_eof && buf_used(c->bin) == 0;
+	    c->backend_keep_alive && !c->backend_end && buf_used(c->bin) == 0;
 
 	if (c->rs == RS_DONE)
 		c->be->requests++;
 	close_backend(c, reusable);
 	forget_request(c);	/* what was not sent, never will be */
-	c->rq = RQ_STOPPED;
+	request_to(c, RQ_NONE);
 }
 
-/* What moving bytes from bin to out did. */
-enum { MOVED = 1, NEED_BYTES = 0, NEED_ROOM = 2, BAD = -1, UNASKED = -2 };
+/* What moving bytes from bin to out did. GONE: c was closed (a bug). */
+enum { MOVED = 1, NEED_BYTES = 0, NEED_ROOM = 2, BAD = -1, UNASKED = -2,
+	GONE = -3 };
+
+/* m's head, rewritten with extra, from bin into out (room bytes free). */
+static int
+pass_head(struct client *c, const struct http_msg *m, const char *extra,
+    unsigned flags, size_t room)
+{
+	int n = http_rewrite_head(c->bin->data + c->bin->off, m, extra, flags,
+	    c->out->data + c->out->len, room);
+
+	if (n < 0)	/* no room yet: an empty out has room (BUF_SIZE) */
+		return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
+	c->bin->off += m->head_len;
+	c->out->len += (size_t)n;
+	c->sent += n;
+	return MOVED;
+}
+
+/* The final head (a status of 200 or more) into out. */
+static int
+take_final_head(struct client *c, const struct http_msg *m, size_t room)
+{
+	const char *conn;
+	int r;
+
+	/*
+	 * A body the client has not finished sending ends this connection;
+	 * so does an upgrade refused: the client may already be sending in
+	 * the protocol it asked for, bytes that are no request.
+	 */
+	if (m->framing == HTTP_BODY_CLOSE || !c->req_body.done || draining ||
+	    c->upgrade)
+		c->keep_alive = 0;
+	conn = !c->keep_alive ? "Connection: close\r\n" : c->version == 10 ?
+	    "Connection: keep-alive\r\n" : "";
+	if ((r = pass_head(c, m, conn, 0, room)) != MOVED)
+		return r;
+	c->status = m->status;
+	c->backend_ms = (loop_now() - c->tb) * 1000;
+	/* An upgrade refused: the backend heard "upgrade", and may go on. */
+	c->backend_keep_alive = m->keep_alive && !c->upgrade;
+	if (c->bc != NULL)	/* how long the backend keeps it idle */
+		c->bc->keep_s = http_keep_alive_timeout(m);
+	http_body_init(&c->resp_body, m);
+	return response_to(c, c->resp_body.done ? RS_DONE : RS_BODY) ? MOVED :
+	    GONE;
+}
 
 /* The response head, rewritten for the client, goes into out. */
 static int
 take_response_head(struct client *c)
 {
 	struct http_msg m;
-	const char *conn;
 	size_t room;
 	int n;
 
@@ -960,56 +1258,20 @@ take_response_head(struct client *c)
 	if (buf_get(&c->out) == NULL)
 		return BAD;		/* no memory: as if it were garbage */
 	room = buf_room(c->out);
+	if (m.status >= 200)
+		return take_final_head(c, &m, room);
 	if (m.status == 101) {
-		n = http_rewrite_head(c->bin->data + c->bin->off, &m,
-		    "Connection: upgrade\r\n", HTTP_KEEP_UPGRADE,
-		    c->out->data + c->out->len, room);
-		if (n < 0)
-			return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
-		c->bin->off += m.head_len;
-		c->out->len += (size_t)n;
-		c->sent += n;
+		if ((n = pass_head(c, &m, "Connection: upgrade\r\n",
+		    HTTP_KEEP_UPGRADE, room)) != MOVED)
+			return n;
 		c->status = 101;
 		c->backend_ms = (loop_now() - c->tb) * 1000;
-		c->rs = RS_TUNNEL;	/* what follows in bin is the tunnel's */
-		return MOVED;
+		/* What follows in bin is the tunnel's. */
+		return response_to(c, RS_TUNNEL) ? MOVED : GONE;
 	}
-	if (m.status < 200) {		/* 1xx: pass on to 1.1 clients */
-		if (c->version == 11) {
-			n = http_rewrite_head(c->bin->data + c->bin->off, &m, "",
-			    0, c->out->data + c->out->len, room);
-			if (n < 0)
-				return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
-			c->out->len += (size_t)n;
-			c->sent += n;
-		}
-		c->bin->off += m.head_len;
-		return MOVED;
-	}
-	/*
-	 * A body the client has not finished sending ends this connection;
-	 * so does an upgrade refused: the client may already be sending in
-	 * the protocol it asked for, bytes that are no request.
-	 */
-	if (m.framing == HTTP_BODY_CLOSE || !c->req_body.done || draining ||
-	    c->upgrade)
-		c->keep = 0;
-	conn = !c->keep ? "Connection: close\r\n" : c->version == 10 ?
-	    "Connection: keep-alive\r\n" : "";
-	n = http_rewrite_head(c->bin->data + c->bin->off, &m, conn, 0,
-	    c->out->data + c->out->len, room);
-	if (n < 0)	/* no room yet: an empty out has room (BUF_SIZE) */
-		return buf_used(c->out) > 0 ? NEED_ROOM : BAD;
+	if (c->version == 11)		/* 1xx: passed on to 1.1 clients */
+		return pass_head(c, &m, "", 0, room);
 	c->bin->off += m.head_len;
-	c->out->len += (size_t)n;
-	c->sent += n;
-	c->status = m.status;
-	c->backend_ms = (loop_now() - c->tb) * 1000;
-	c->backend_keep = m.keep_alive && !c->upgrade;	/* it heard "upgrade" */
-	if (c->bc != NULL)	/* how long the backend keeps it idle */
-		c->bc->keep_s = http_keep_alive_timeout(&m);
-	http_body_init(&c->resp_body, &m);
-	c->rs = c->resp_body.done ? RS_DONE : RS_BODY;
 	return MOVED;
 }
 
@@ -1033,8 +1295,8 @@ take_body(struct client *c)
 	if (k < 0)
 		return BAD;
 	c->sent += k;
-	if (c->resp_body.done)
-		c->rs = RS_DONE;
+	if (c->resp_body.done && !response_to(c, RS_DONE))
+		return GONE;
 	if (c->out == NULL && (size_t)k == n) {
 		c->out = c->bin;	/* the whole buffer changes hands */
 		c->bin = NULL;
@@ -1061,6 +1323,8 @@ pump_response(struct client *c)
 
 	while (r == MOVED && (c->rs == RS_HEAD || c->rs == RS_BODY))
 		r = c->rs == RS_HEAD ? take_response_head(c) : take_body(c);
+	if (r == GONE)
+		return;
 	if (r == BAD && c->rs == RS_HEAD) {
 		no_response(c, "the backend sent a malformed response", 0);
 		return;
@@ -1069,25 +1333,26 @@ pump_response(struct client *c)
 		no_response(c, "the backend switched protocols (101) unasked", 0);
 		return;
 	}
-	if (r == BAD) {			/* a malformed chunked body */
-		c->cause = 'S';
-		log_request(c, c->status);
-		abort_client(c);
+	if (r == BAD) {
+		close_client(c, 'S', c->status, RESET,
+		    "the backend sent a malformed chunked body");
 		return;
 	}
-	if (c->backend_eof && r == NEED_BYTES && c->rs == RS_HEAD) {
+	if (c->backend_end && r == NEED_BYTES && c->rs == RS_HEAD) {
 		no_response(c, buf_used(c->bin) > 0 || c->sent > 0 ?
 		    "the backend closed mid-response" :
 		    "the backend closed without answering", 1);
 		return;
 	}
-	if (c->backend_eof && r == NEED_BYTES && c->rs == RS_BODY) {
+	if (c->backend_end && r == NEED_BYTES && c->rs == RS_BODY) {
 		if (c->resp_body.framing == HTTP_BODY_CLOSE &&
-		    c->backend_eof == B_FIN)
-			c->rs = RS_DONE;	/* the close was the end */
-		else {
-			c->rs = RS_CUT;		/* never fake an end */
-			c->keep = 0;
+		    c->backend_end == B_FIN) {
+			if (!response_to(c, RS_DONE))	/* the close was the end */
+				return;
+		} else {
+			if (!response_to(c, RS_CUT))	/* never fake an end */
+				return;
+			c->keep_alive = 0;
 		}
 	}
 	if ((c->rs == RS_DONE || c->rs == RS_CUT) && c->bfd >= 0)
@@ -1096,45 +1361,48 @@ pump_response(struct client *c)
 
 /* ---- finishing a request ---- */
 
-static void
+static int
 reset_request(struct client *c)
 {
 	c->method[0] = c->target[0] = '\0';
 	c->cause = 0;
 	c->backend_ms = -1;
 	use_backend(c, NULL);
-	c->rs = RS_HEAD;
 	c->status = 0;
 	c->sent = 0;
 	c->reused = c->retries = c->tries = 0;
-	c->backend_eof = B_OPEN;
+	c->backend_end = B_OPEN;
 	forget_request(c);
 	buf_put(&c->bin);
+	return response_to(c, RS_HEAD);
 }
 
 /* The response is out. Next request on this connection, or close. */
 static void
 finish_request(struct client *c)
 {
+	int status = c->status;
+
 	if (!HOLDS(c, c->rs == RS_DONE || c->rs == RS_CUT))
 		return;
+	if (c->rs == RS_CUT && c->backend_end == B_RESET) {
+		close_client(c, 'S', status, RESET, "the backend reset "
+		    "mid-body: so does lb, to the client");
+		return;
+	}
 	if (c->rs == RS_CUT)
 		c->cause = 'S';		/* the backend stopped mid-body */
-	log_request(c, c->status);
-	if (c->rs == RS_CUT && c->backend_eof == B_RESET) {
-		abort_client(c);	/* tell the client the same way */
+	log_request(c, status);
+	if (!c->keep_alive || draining || c->rs == RS_CUT ||
+	    !c->req_body.done) {
+		start_linger(c, c->rs == RS_CUT ? "the backend stopped "
+		    "mid-body" : "the response is out; no keep-alive");
 		return;
 	}
-	if (!c->keep || draining || c->rs == RS_CUT || !c->req_body.done) {
-		shutdown(c->fd, SHUT_WR);
-		c->state = C_LINGER;
-		timer_arm(&c->timer, loop_now() + LINGER_S);
-		update(c);
+	if (!reset_request(c) || !enter(c, C_IDLE, "%d, the response is out",
+	    status))
 		return;
-	}
-	reset_request(c);
-	c->state = C_IDLE;
-	timer_arm(&c->timer, loop_now() + cfg.idle_ms / 1e3);
+	deadline(c, cfg.idle_ms);
 	parse_request(c);	/* a pipelined request may be waiting */
 }
 
@@ -1150,16 +1418,16 @@ read_backend(struct client *c)
 
 	c->backend_more = r > 0 && buf_room(c->bin) == 0;
 	if (r == 0 || r == -1)
-		c->backend_eof = r == 0 ? B_FIN : B_RESET;
+		c->backend_end = r == 0 ? B_FIN : B_RESET;
 	else if (r > 0)
-		timer_arm(&c->timer, loop_now() + cfg.response_ms / 1e3);
+		deadline(c, cfg.response_ms);
 }
 
 /*
- * Body bytes from in to up, and up to the backend, for as long as the
- * backend takes all of up. A write that empties up must go round again
- * while in holds body bytes: else the pass ends with bytes in in,
- * nothing in up to watch the backend for, and a client that has sent
+ * Body bytes from in to bout, and bout to the backend, for as long as
+ * the backend takes all of bout. A write that empties bout must go round
+ * again while in holds body bytes: else the pass ends with bytes in in,
+ * nothing in bout to watch the backend for, and a client that has sent
  * everything will bring no event (as in tunnel()). With in empty, a
  * client whose last read filled in is read again, PASS_READS times in
  * a pass at most. 0, or -1: c is done with.
@@ -1172,11 +1440,11 @@ move_request(struct client *c)
 
 	for (;;) {
 		if (pump_body(c) < 0) {
-			answer(c, 400, "Bad Request", "",
+			answer_error(c, 400, "Bad Request", "",
 			    "malformed chunked body");
 			return -1;
 		}
-		if (send_up(c) <= 0 || buf_used(c->up) > 0 || c->rq != RQ_BODY)
+		if (send_up(c) <= 0 || buf_used(c->bout) > 0 || c->rq != RQ_BODY)
 			break;
 		if (buf_used(c->in) > 0)
 			continue;
@@ -1192,14 +1460,15 @@ move_request(struct client *c)
 		if (r <= 0)
 			break;
 	}
+	if (c->state != C_PROXY)
+		return -1;		/* a bug closed it (send_up()) */
 	if (c->client_eof && c->rq == RQ_BODY && buf_used(c->in) == 0) {
-		c->cause = 'C';
-		log_request(c, 499);	/* it left mid-body: nothing to finish */
-		close_client(c);
+		close_client(c, 'C', 499, FIN, "the client left mid-body");
 		return -1;
 	}
-	if (c->rq == RQ_IN && buf_used(c->up) == 0 && c->bfd >= 0)
-		request_sent(c);
+	if (c->rq == RQ_IN && buf_used(c->bout) == 0 && c->bfd >= 0 &&
+	    !request_sent(c))
+		return -1;
 	return 0;
 }
 
@@ -1224,18 +1493,17 @@ move_response(struct client *c)
 			return -1;
 		}
 		if (w > 0)	/* a slow reader that still reads */
-			timer_arm(&c->timer, loop_now() +
-			    cfg.response_ms / 1e3);
+			deadline(c, cfg.response_ms);
 		if (w == 0 || buf_used(c->out) > 0 ||
 		    (c->rs != RS_HEAD && c->rs != RS_BODY))
 			break;
 		if (buf_used(c->bin) > 0)
 			continue;
-		if (!c->backend_more || c->backend_eof || c->bfd < 0 ||
+		if (!c->backend_more || c->backend_end || c->bfd < 0 ||
 		    reads++ == PASS_READS)
 			break;
 		read_backend(c);
-		if (buf_used(c->bin) == 0 && !c->backend_eof)
+		if (buf_used(c->bin) == 0 && !c->backend_end)
 			break;		/* nothing more after all */
 	}
 	return 0;
@@ -1272,9 +1540,9 @@ progress(struct client *c)
  *
  *   client ──in──────> backend      a FIN from the client, once in is
  *   client <──out<─bin── backend    empty, becomes our FIN to the
- *                                   backend (up_shut); the backend's,
+ *                                   backend (fin_to_backend); the backend's,
  *                                   once bin and out are, the client's
- *                                   (down_shut). Both: the tunnel ends.
+ *                                   (fin_to_client). Both: the tunnel ends.
  *
  * The same buffers, the same backpressure: a full buffer stops the read
  * that fills it. A reset from either side resets the other; a tunnel
@@ -1285,20 +1553,16 @@ progress(struct client *c)
 
 /* The tunnel is over: one log line (101, its bytes, its whole life). */
 static void
-end_tunnel(struct client *c, char cause, int reset_client, int reset_backend)
+end_tunnel(struct client *c, char cause, enum how client, enum how backend,
+    const char *why)
 {
 	if (!HOLDS(c, c->state == C_TUNNEL))
 		return;
-	c->cause = cause;
 	c->sent -= (long long)buf_used(c->out);	/* never reached the client */
-	log_request(c, 101);
-	if (reset_backend && c->bfd >= 0)
+	if (backend == RESET && c->bfd >= 0)
 		set_reset_on_close(c->bfd, c->be->addr.str);
 	close_backend(c, 0);
-	if (reset_client)
-		abort_client(c);
-	else
-		close_client(c);
+	close_client(c, cause, 101, client, why);
 }
 
 /* Write from b to fd what fd takes: >= 0, or -1 when fd's peer is gone. */
@@ -1322,14 +1586,15 @@ tunnel_read(struct client *c, int backend)
 	if (backend) {
 		c->backend_more = r > 0 && buf_room(c->bin) == 0;
 		if (r == 0 || r == -1)
-			c->backend_eof = r == 0 ? B_FIN : B_RESET;
+			c->backend_end = r == 0 ? B_FIN : B_RESET;
 		return r > 0;
 	}
 	c->client_more = r > 0 && buf_room(c->in) == 0;
 	if (r == 0)
 		c->client_eof = 1;
 	if (r == -1) {
-		end_tunnel(c, 'C', 0, 1);	/* reset, or no memory */
+		end_tunnel(c, 'C', FIN, RESET, "the client reset, or no "
+		    "memory");
 		return -1;
 	}
 	return r > 0;
@@ -1347,19 +1612,19 @@ tunnel_up(struct client *c, int *moved)
 	int reads = 0, r;
 	ssize_t w;
 
-	if (c->up_shut)
+	if (c->fin_to_backend)
 		return 0;
 	for (;;) {
-		if ((w = tunnel_write(c->bfd, c->up)) > 0)
+		if ((w = tunnel_write(c->bfd, c->bout)) > 0)
 			*moved = 1;
-		if (w >= 0 && buf_used(c->up) == 0 &&
+		if (w >= 0 && buf_used(c->bout) == 0 &&
 		    (w = tunnel_write(c->bfd, c->in)) > 0)
 			*moved = 1;
 		if (w < 0) {
-			end_tunnel(c, 'S', 1, 0);	/* the backend is gone */
+			end_tunnel(c, 'S', RESET, FIN, "the backend is gone");
 			return -1;
 		}
-		if (w == 0 || buf_used(c->up) > 0 || buf_used(c->in) > 0 ||
+		if (w == 0 || buf_used(c->bout) > 0 || buf_used(c->in) > 0 ||
 		    !c->client_more || c->client_eof || reads++ == PASS_READS)
 			break;
 		if ((r = tunnel_read(c, 0)) <= 0) {
@@ -1368,9 +1633,9 @@ tunnel_up(struct client *c, int *moved)
 			break;
 		}
 	}
-	if (c->client_eof && buf_used(c->up) == 0 && buf_used(c->in) == 0) {
+	if (c->client_eof && buf_used(c->bout) == 0 && buf_used(c->in) == 0) {
 		shutdown(c->bfd, SHUT_WR);
-		c->up_shut = 1;
+		c->fin_to_backend = 1;
 	}
 	return 0;
 }
@@ -1394,7 +1659,7 @@ tunnel_down(struct client *c, int *moved)
 	for (;;) {
 		take_body(c);	/* BAD can't be: out is bin, or already lent */
 		if ((w = tunnel_write(c->fd, c->out)) < 0) {
-			end_tunnel(c, 'C', 0, 1);	/* the client is gone */
+			end_tunnel(c, 'C', FIN, RESET, "the client is gone");
 			return -1;
 		}
 		if (w > 0)
@@ -1403,7 +1668,7 @@ tunnel_down(struct client *c, int *moved)
 			break;
 		if (buf_used(c->bin) > 0)
 			continue;
-		if (!c->backend_more || c->backend_eof ||
+		if (!c->backend_more || c->backend_end ||
 		    reads++ == PASS_READS || tunnel_read(c, 1) <= 0)
 			break;
 	}
@@ -1420,21 +1685,21 @@ tunnel(struct client *c)
 		return;
 	if (tunnel_up(c, &moved) < 0 || tunnel_down(c, &moved) < 0)
 		return;
-	if (c->backend_eof == B_RESET) {
-		end_tunnel(c, 'S', 1, 0);
+	if (c->backend_end == B_RESET) {
+		end_tunnel(c, 'S', RESET, FIN, "the backend reset");
 		return;
 	}
-	if (c->backend_eof == B_FIN && !c->down_shut &&
+	if (c->backend_end == B_FIN && !c->fin_to_client &&
 	    buf_used(c->bin) == 0 && buf_used(c->out) == 0) {
 		shutdown(c->fd, SHUT_WR);
-		c->down_shut = 1;
+		c->fin_to_client = 1;
 	}
-	if (c->up_shut && c->down_shut) {
-		end_tunnel(c, 0, 0, 0);		/* as it should */
+	if (c->fin_to_backend && c->fin_to_client) {
+		end_tunnel(c, 0, FIN, FIN, "both sides are done");
 		return;
 	}
 	if (moved)
-		timer_arm(&c->timer, loop_now() + cfg.tunnel_ms / 1e3);
+		deadline(c, cfg.tunnel_ms);
 	update(c);
 }
 
@@ -1446,11 +1711,12 @@ start_tunnel(struct client *c)
 	c->replay = NULL;
 	c->resp_body.framing = HTTP_BODY_CLOSE;	/* take_body takes it all */
 	c->resp_body.done = 0;
-	c->state = C_TUNNEL;
+	if (!enter(c, C_TUNNEL, "101 from %s", c->be->addr.str))
+		return;
 	c->be->requests++;	/* a response relayed: the 101 */
 	ntunnels++;
 	tunnels_total++;
-	timer_arm(&c->timer, loop_now() + cfg.tunnel_ms / 1e3);
+	deadline(c, cfg.tunnel_ms);
 	tunnel(c);
 }
 
@@ -1463,30 +1729,14 @@ on_tunnel(struct client *c, int backend, int events)
 	tunnel(c);
 }
 
-/* ---- events ---- */
-
-static void
-on_backend(void *arg, int fd, int events)
-{
-	struct client *c = arg;
-
-	(void)fd;
-	if (c->state == C_CONNECT) {
-		connect_done(c);
-		return;
-	}
-	if (c->state == C_TUNNEL) {
-		on_tunnel(c, 1, events);
-		return;
-	}
-	if (!HOLDS(c, c->state == C_PROXY))
-		return;
-	if (events & EV_WRITE)
-		send_up(c);
-	if (events & EV_READ)
-		read_backend(c);
-	progress(c);
-}
+/* ---- the states, one handler each ----
+ *
+ * A state's row in states[] (at the end of this part) says what an
+ * event on the client's socket does in it, what one on the backend's
+ * does, what its deadline does, and what it waits for. on_client(),
+ * on_backend() and on_timer() only look the row up: to read what a
+ * state does, read its row.
+ */
 
 /* The client closed (r == 0) or failed (r == -1): what that means now. */
 static void
@@ -1503,80 +1753,284 @@ client_gone(struct client *c, ssize_t r)
 		return;
 	}
 	/* Mid-request, or a reset: it can't be finished. */
-	c->cause = 'C';
-	log_request(c, c->status ? c->status : 499);
-	close_client(c);
+	close_client(c, 'C', c->status ? c->status : 499, FIN, r == 0 ?
+	    "the client left" : "the client reset, or no memory");
+}
+
+/* Read the client into in: the bytes read, or -1: c is done with. */
+static ssize_t
+read_client(struct client *c)
+{
+	ssize_t r = buf_read(c->fd, &c->in);
+
+	c->client_more = r > 0 && buf_room(c->in) == 0;
+	if (r == 0 || r == -1) {
+		client_gone(c, r);
+		return -1;
+	}
+	return r > 0 ? r : 0;
+}
+
+/* C_IDLE, C_HEAD: bytes of a request head. */
+static void
+head_client(struct client *c, int events)
+{
+	ssize_t r;
+
+	if (!(events & EV_READ) || (r = read_client(c)) < 0)
+		return;
+	/*
+	 * A head is judged line by line: without a new line end there is
+	 * nothing new to judge. (Parsing again on every byte would let a
+	 * slow sender make us do quadratic work.)
+	 */
+	if (r > 0 && c->state == C_HEAD && memchr(c->in->data + c->in->len - r,
+	    '\n', (size_t)r) == NULL && buf_room(c->in) > 0) {
+		update(c);
+		return;
+	}
+	parse_request(c);
+}
+
+static int
+head_watch(struct client *c, int *cev, int *bev)
+{
+	(void)bev;
+	*cev = c->client_eof || buf_room(c->in) == 0 ? 0 : EV_READ;
+	return 1;
+}
+
+static void
+idle_deadline(struct client *c)
+{
+	close_client(c, 0, 0, FIN, "idle too long");
+}
+
+static void
+head_deadline(struct client *c)
+{
+	name_refused(c, "-");
+	answer_error(c, 408, "Request Timeout", "",
+	    "the request head took too long");
+}
+
+/* C_CONNECT: the backend's socket is writable: the connect is over. */
+static void
+connect_backend(struct client *c, int events)
+{
+	(void)events;
+	connect_done(c);
+}
+
+static int
+connect_watch(struct client *c, int *cev, int *bev)
+{
+	(void)c;
+	(void)cev;
+	*bev = EV_WRITE;
+	return 1;
+}
+
+static void
+connect_deadline(struct client *c)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "connect: timed out after %d ms",
+	    cfg.connect_ms);
+	backend_failed(c, why);
+}
+
+/* C_PROXY: the client can take more of out, or sent more of the body. */
+static void
+proxy_client(struct client *c, int events)
+{
+	if (!(events & EV_WRITE) && read_client(c) < 0)
+		return;
+	progress(c);	/* it writes out, then moves what follows */
+}
+
+static void
+proxy_backend(struct client *c, int events)
+{
+	if (events & EV_WRITE)
+		send_up(c);
+	if (events & EV_READ)
+		read_backend(c);
+	if (c->state == C_PROXY)	/* else a bug closed it */
+		progress(c);
+}
+
+static int
+proxy_watch(struct client *c, int *cev, int *bev)
+{
+	/* Body bytes in in wait only for bout to drain, which is watched. */
+	if (!HOLDS(c, c->rq != RQ_BODY || buf_used(c->in) == 0 ||
+	    buf_used(c->bout) > 0))
+		return 0;
+	if (c->rq == RQ_BODY && c->bfd >= 0 && !c->client_eof &&
+	    buf_room(c->in) > 0)
+		*cev |= EV_READ;
+	if (buf_used(c->out) > 0)
+		*cev |= EV_WRITE;
+	if (buf_used(c->bout) > 0 && c->rq != RQ_REFUSED)
+		*bev |= EV_WRITE;
+	if (!c->backend_end && (c->rs == RS_HEAD || c->rs == RS_BODY) &&
+	    buf_room(c->bin) > 0)
+		*bev |= EV_READ;
+	return 1;
+}
+
+/* C_PROXY's deadline: who was it waiting on? */
+static void
+proxy_deadline(struct client *c)
+{
+	if (c->rs == RS_HEAD && c->rq == RQ_BODY && buf_used(c->bout) == 0)
+		answer_error(c, 408, "Request Timeout", "",
+		    "the request body took too long");
+	else if (c->rs == RS_HEAD)
+		answer_error(c, 504, "Gateway Timeout", "",
+		    "the backend did not answer in time");
+	else if (buf_used(c->out) > 0)	/* stalled mid-response */
+		close_client(c, 'c', c->status, RESET,
+		    "the client stopped reading mid-response");
+	else
+		close_client(c, 's', c->status, RESET,
+		    "the backend stopped sending mid-response");
+}
+
+/* C_TUNNEL: an event on either side. */
+static void
+tunnel_client(struct client *c, int events)
+{
+	on_tunnel(c, 0, events);
+}
+
+static void
+tunnel_backend(struct client *c, int events)
+{
+	on_tunnel(c, 1, events);
+}
+
+static int
+tunnel_watch(struct client *c, int *cev, int *bev)
+{
+	buf_put_empty(&c->bout);	/* no replay ever: once out, it goes */
+	/* Bytes in bin wait only for out to drain, and out is watched. */
+	if (!HOLDS(c, buf_used(c->bin) == 0 || buf_used(c->out) > 0))
+		return 0;
+	if (!c->client_eof && buf_room(c->in) > 0)
+		*cev |= EV_READ;
+	if (buf_used(c->out) > 0)
+		*cev |= EV_WRITE;
+	if (!c->fin_to_backend && (buf_used(c->bout) > 0 ||
+	    buf_used(c->in) > 0))
+		*bev |= EV_WRITE;
+	if (!c->backend_end && buf_room(c->bin) > 0)
+		*bev |= EV_READ;
+	return 1;
+}
+
+static void
+tunnel_deadline(struct client *c)
+{
+	end_tunnel(c, 't', FIN, FIN, "silent both ways too long");
+}
+
+/* C_ANSWER: our answer goes out; then we linger. */
+static void
+answer_client(struct client *c, int events)
+{
+	(void)events;
+	if (buf_write(c->fd, c->out) < 0)
+		client_gone(c, -1);
+	else if (buf_used(c->out) == 0)
+		start_linger(c, "our answer is out");
+	else
+		update(c);
+}
+
+static int
+answer_watch(struct client *c, int *cev, int *bev)
+{
+	(void)c;
+	(void)bev;
+	*cev = EV_WRITE;
+	return 1;
+}
+
+static void
+answer_deadline(struct client *c)
+{
+	close_client(c, 0, 0, FIN, "the client did not take our answer");
 }
 
 /* C_LINGER: what still comes is read and dropped; its end closes. */
 static void
-linger_read(struct client *c)
+linger_client(struct client *c, int events)
 {
 	char scrap[4096];
-	ssize_t r = read(c->fd, scrap, sizeof(scrap));
+	ssize_t r;
 
+	(void)events;
+	r = read(c->fd, scrap, sizeof(scrap));
 	if (r == 0 || (r < 0 && !buf_would_block()))
-		close_client(c);
+		close_client(c, 0, 0, FIN, "the client closed");
 }
+
+static int
+linger_watch(struct client *c, int *cev, int *bev)
+{
+	(void)c;
+	(void)bev;
+	*cev = EV_READ;
+	return 1;
+}
+
+static void
+linger_deadline(struct client *c)
+{
+	close_client(c, 0, 0, FIN, "the linger is over");
+}
+
+/* What each state does: see the top of this part. */
+static const struct state {
+	void	(*client)(struct client *c, int events);
+	void	(*backend)(struct client *c, int events);
+	void	(*deadline)(struct client *c);
+	int	(*watch)(struct client *c, int *cev, int *bev);
+} states[] = {
+	[C_IDLE] = { head_client, NULL, idle_deadline, head_watch },
+	[C_HEAD] = { head_client, NULL, head_deadline, head_watch },
+	[C_CONNECT] = { NULL, connect_backend, connect_deadline,
+	    connect_watch },
+	[C_PROXY] = { proxy_client, proxy_backend, proxy_deadline,
+	    proxy_watch },
+	[C_TUNNEL] = { tunnel_client, tunnel_backend, tunnel_deadline,
+	    tunnel_watch },
+	[C_ANSWER] = { answer_client, NULL, answer_deadline, answer_watch },
+	[C_LINGER] = { linger_client, NULL, linger_deadline, linger_watch },
+	[C_CLOSED] = { NULL, NULL, NULL, NULL }
+};
 
 static void
 on_client(void *arg, int fd, int events)
 {
 	struct client *c = arg;
-	ssize_t r;
 
 	(void)fd;
-	if (c->state == C_TUNNEL) {
-		on_tunnel(c, 0, events);
-		return;
-	}
-	if ((events & EV_WRITE) && c->state == C_PROXY) {
-		progress(c);	/* it writes out, then moves what follows */
-		return;
-	}
-	if (events & EV_WRITE) {
-		if (buf_write(c->fd, c->out) < 0) {
-			client_gone(c, -1);
-			return;
-		}
-		if (c->state == C_ANSWER && buf_used(c->out) == 0) {
-			shutdown(c->fd, SHUT_WR);
-			c->state = C_LINGER;
-		}
-	}
-	if (events & EV_READ) {
-		if (c->state == C_LINGER) {
-			linger_read(c);
-			return;
-		}
-		r = buf_read(c->fd, &c->in);
-		c->client_more = r > 0 && buf_room(c->in) == 0;
-		if (r == 0 || r == -1) {
-			client_gone(c, r);
-			return;
-		}
-		if (c->state == C_IDLE || c->state == C_HEAD) {
-			/*
-			 * A head is judged line by line: without a new line
-			 * end there is nothing new to judge. (Parsing again
-			 * on every byte would let a slow sender make us do
-			 * quadratic work.)
-			 */
-			if (r > 0 && c->state == C_HEAD &&
-			    memchr(c->in->data + c->in->len - r, '\n',
-			    (size_t)r) == NULL && buf_room(c->in) > 0) {
-				update(c);
-				return;
-			}
-			parse_request(c);
-			return;
-		}
-		if (c->state == C_PROXY) {
-			progress(c);
-			return;
-		}
-	}
-	update(c);
+	if (HOLDS(c, states[c->state].client != NULL))
+		states[c->state].client(c, events);
+}
+
+static void
+on_backend(void *arg, int fd, int events)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	if (HOLDS(c, states[c->state].backend != NULL))
+		states[c->state].backend(c, events);
 }
 
 /* The deadline of the current state has passed. */
@@ -1584,44 +2038,9 @@ static void
 on_timer(void *arg)
 {
 	struct client *c = arg;
-	char why[64];
 
-	switch (c->state) {
-	case C_IDLE:
-		close_client(c);	/* idle keep-alive: silently */
-		break;
-	case C_HEAD:
-		name_refused(c, "-");
-		answer(c, 408, "Request Timeout", "",
-		    "the request head took too long");
-		break;
-	case C_CONNECT:
-		snprintf(why, sizeof(why), "connect: timed out after %d ms",
-		    cfg.connect_ms);
-		backend_failed(c, why);
-		break;
-	case C_TUNNEL:
-		end_tunnel(c, 't', 0, 0);	/* silent both ways too long */
-		break;
-	case C_PROXY:
-		if (c->rs == RS_HEAD && c->rq == RQ_BODY &&
-		    buf_used(c->up) == 0)	/* waiting on the client */
-			answer(c, 408, "Request Timeout", "",
-			    "the request body took too long");
-		else if (c->rs == RS_HEAD)
-			answer(c, 504, "Gateway Timeout", "",
-			    "the backend did not answer in time");
-		else {
-			/* Stalled mid-response: a client not reading, or a
-			 * backend not sending? out says which. */
-			c->cause = buf_used(c->out) > 0 ? 'c' : 's';
-			log_request(c, c->status);
-			abort_client(c);
-		}
-		break;
-	default:
-		close_client(c);
-	}
+	if (HOLDS(c, states[c->state].deadline != NULL))
+		states[c->state].deadline(c);
 }
 
 /*
@@ -1636,62 +2055,12 @@ update(struct client *c)
 	buf_put_empty(&c->in);
 	buf_put_empty(&c->bin);
 	buf_put_empty(&c->out);
-	if (c->state == C_TUNNEL)
-		buf_put_empty(&c->up);	/* no replay ever: once out, it goes */
-
-	switch (c->state) {
-	case C_IDLE:
-	case C_HEAD:
-		cev = c->client_eof || buf_room(c->in) == 0 ? 0 : EV_READ;
-		break;
-	case C_CONNECT:
-		bev = EV_WRITE;
-		break;
-	case C_PROXY:
-		/* Body bytes in in wait only for up to drain, which is watched. */
-		if (!HOLDS(c, c->rq != RQ_BODY || buf_used(c->in) == 0 ||
-		    buf_used(c->up) > 0))
-			return;
-		if (c->rq == RQ_BODY && c->bfd >= 0 && !c->client_eof &&
-		    buf_room(c->in) > 0)
-			cev |= EV_READ;
-		if (buf_used(c->out) > 0)
-			cev |= EV_WRITE;
-		if (buf_used(c->up) > 0 && c->rq != RQ_STOPPED)
-			bev |= EV_WRITE;
-		if (!c->backend_eof && (c->rs == RS_HEAD || c->rs == RS_BODY) &&
-		    buf_room(c->bin) > 0)
-			bev |= EV_READ;
-		break;
-	case C_TUNNEL:
-		/* Bytes in bin wait only for out to drain, and out is watched. */
-		if (!HOLDS(c, buf_used(c->bin) == 0 || buf_used(c->out) > 0))
-			return;
-		if (!c->client_eof && buf_room(c->in) > 0)
-			cev |= EV_READ;
-		if (buf_used(c->out) > 0)
-			cev |= EV_WRITE;
-		if (!c->up_shut && (buf_used(c->up) > 0 || buf_used(c->in) > 0))
-			bev |= EV_WRITE;
-		if (!c->backend_eof && buf_room(c->bin) > 0)
-			bev |= EV_READ;
-		break;
-	case C_ANSWER:
-		cev = EV_WRITE;
-		break;
-	case C_LINGER:
-		cev = EV_READ;
-		break;
-	case C_CLOSED:
+	if (c->state == C_CLOSED || !states[c->state].watch(c, &cev, &bev))
 		return;
-	}
 	if (loop_watch(c->fd, cev, on_client, c) < 0 || (c->bfd >= 0 &&
-	    loop_watch(c->bfd, bev, on_backend, c) < 0)) {
+	    loop_watch(c->bfd, bev, on_backend, c) < 0))
 		/* select() could never watch it: never leave a client waiting. */
-		c->cause = 'R';
-		log_request(c, 503);
-		close_client(c);
-	}
+		close_client(c, 'R', 503, FIN, "the loop cannot watch it");
 }
 
 /* ---- accepting ---- */
@@ -1730,10 +2099,13 @@ add_client(int fd)
 	c->bfd = -1;
 	c->backend_ms = -1;
 	c->state = C_IDLE;
+	c->id = ++nclients_ever;
 	addr_peer(fd, c->peer, sizeof(c->peer));
+	if (cfg.verbose)
+		log_event("c%lu accepted from %s", c->id, c->peer);
 	timer_init(&c->timer, on_timer, c);
 	/* Slowloris: the first head must come within head_ms of accept. */
-	timer_arm(&c->timer, loop_now() + cfg.head_ms / 1e3);
+	deadline(c, cfg.head_ms);
 	c->next = clients;
 	clients = c;
 	nclients++;
@@ -1797,7 +2169,7 @@ conn_drain(void)
 	loop_unlisten(&listener);
 	for (c = clients; c != NULL; c = c->next)
 		if (c->state == C_IDLE && buf_used(c->in) == 0)
-			close_client(c);
+			close_client(c, 0, 0, FIN, "drain: idle clients go");
 }
 
 int
@@ -1832,14 +2204,11 @@ conn_free_all(void)
 {
 	struct client *c;
 
-	for (c = clients; c != NULL; c = c->next) {
-		c->cause = 'K';		/* the drain deadline: in flight still */
-		log_request(c, c->state == C_TUNNEL ? 101 : c->status);
-		if (c->state == C_PROXY && c->rs != RS_HEAD)
-			abort_client(c);	/* a cut body: never a clean end */
-		else
-			close_client(c);
-	}
+	/* The drain deadline, with these still in flight. */
+	for (c = clients; c != NULL; c = c->next)	/* a cut body: a reset */
+		close_client(c, 'K', c->state == C_TUNNEL ? 101 : c->status,
+		    c->state == C_PROXY && c->rs != RS_HEAD ? RESET : FIN,
+		    "the drain deadline");
 	conn_reap();
 	loop_unlisten(&listener);
 }

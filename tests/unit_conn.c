@@ -82,7 +82,7 @@ START_TEST(a_broken_invariant_costs_one_client)
 	memcpy(a->in->data, "0123456789", 10);
 	a->in->len = 10;
 	a->state = C_PROXY;
-	a->rq = RQ_BODY;	/* body in `in`, nothing in `up`, none to come */
+	a->rq = RQ_BODY;	/* body in `in`, nothing in bout, none to come */
 	update(a);
 	ck_assert_int_eq(a->state, C_CLOSED);
 	ck_assert_int_eq(b->state, C_IDLE);
@@ -114,11 +114,137 @@ START_TEST(a_reset_that_cannot_be_set_is_said)
 
 	ck_assert_int_eq(pipe(p), 0);
 	c = new_client(p[1]);
-	abort_client(c);
+	close_client(c, 0, 0, RESET, "a test");
 	ck_assert_int_eq(c->state, C_CLOSED);
 	ck_assert_ptr_nonnull(strstr(captured(err), "cannot reset the "
 	    "connection to"));
 	close(p[0]);
+	conn_free_all();
+	loop_free();
+	fclose(err);
+}
+END_TEST
+
+/*
+ * The arrows of a drawing of the three machines, in the order written:
+ * every line of path that is only "NAME -> NAME" and words after, into
+ * arrows[] as "NAME->NAME". Their number.
+ */
+static int
+drawn_arrows(const char *path, char arrows[][40], int max)
+{
+	char line[512], from[16], to[16];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f) != NULL && n < max) {
+		const char *p = line + strspn(line, " *");
+
+		if (sscanf(p, "%15[A-Z] -> %15[A-Z]", from, to) == 2 &&
+		    strstr(p, " -> ") != NULL && p[0] != '\0')
+			snprintf(arrows[n++], 40, "%s->%s", from, to);
+	}
+	fclose(f);
+	return n;
+}
+
+/* The tables' rows, in order: client_moves[], request_moves[], response_moves[]. */
+static int
+table_arrows(char arrows[][40])
+{
+	const struct {
+		const struct move *m;
+		size_t n;
+		const char *const *name;
+	} t[] = {
+		{ client_moves, NELEM(client_moves), cstate_name },
+		{ request_moves, NELEM(request_moves), rqstate_name },
+		{ response_moves, NELEM(response_moves), rsstate_name }
+	};
+	size_t i, j;
+	int n = 0;
+
+	for (i = 0; i < NELEM(t); i++)
+		for (j = 0; j < t[i].n; j++)
+			snprintf(arrows[n++], 40, "%s->%s",
+			    t[i].name[t[i].m[j].from], t[i].name[t[i].m[j].to]);
+	return n;
+}
+
+/* A drawing says what the tables say: the same arrows, the same order. */
+static void
+drawing_is_the_table(const char *path)
+{
+	char drawn[128][40], table[128][40];
+	int nd = drawn_arrows(path, drawn, 128), nt = table_arrows(table), i;
+
+	for (i = 0; i < nd && i < nt; i++)
+		ck_assert_msg(strcmp(drawn[i], table[i]) == 0, "%s: arrow %d "
+		    "is %s, the table's is %s", path, i + 1, drawn[i],
+		    table[i]);
+	ck_assert_msg(nd == nt, "%s draws %d arrows, the tables have %d",
+	    path, nd, nt);
+}
+
+/*
+ * conn.c's lists of arrows, and final/README's, are the tables enter(),
+ * request_to() and response_to() obey: neither can drift from the code.
+ * And every state can close (close_client() assumes it).
+ */
+START_TEST(the_drawings_are_the_tables)
+{
+	int s;
+
+	drawing_is_the_table("../final/conn.c");
+	for (s = C_IDLE; s < C_CLOSED; s++)
+		ck_assert_msg(is_move(client_moves, NELEM(client_moves), s,
+		    C_CLOSED), "%s cannot close", cstate_name[s]);
+}
+END_TEST
+
+/* A move that is not in the table is a bug: the client pays, nobody else. */
+START_TEST(a_move_not_in_the_table_is_refused)
+{
+	FILE *err = capture_stderr();
+	int fa, pa = socket_peer(&fa);
+	struct client *a = new_client(fa);
+
+	ck_assert_int_eq(enter(a, C_TUNNEL, NULL), 0);
+	ck_assert_int_eq(a->state, C_CLOSED);
+	ck_assert_ptr_nonnull(strstr(captured(err), "internal error at conn.c:"));
+	close(pa);
+	conn_free_all();
+	loop_free();
+	fclose(err);
+}
+END_TEST
+
+/* -v: each move of a machine is one line on stderr; without it, none. */
+START_TEST(verbose_traces_each_move)
+{
+	FILE *err = capture_stderr();
+	int fa, pa = socket_peer(&fa), fb, pb = socket_peer(&fb);
+	struct client *a, *b;
+
+	a = new_client(fa);		/* cfg.verbose is 0 */
+	ck_assert_int_eq(write(pa, "GET", 3), 3);
+	ck_assert_int_ge(loop_run_wait(1), 1);
+	ck_assert_int_eq(a->state, C_HEAD);
+	ck_assert_ptr_null(strstr(captured(err), "IDLE -> HEAD"));
+	cfg.verbose = 1;
+	b = new_client(fb);
+	ck_assert_int_eq(write(pb, "GET", 3), 3);
+	ck_assert_int_ge(loop_run_wait(1), 1);
+	ck_assert_int_eq(b->state, C_HEAD);
+	ck_assert_ptr_nonnull(strstr(captured(err), "c2 IDLE -> HEAD: 3 bytes "
+	    "of a head"));
+	close(pb);
+	ck_assert_int_ge(loop_run_wait(1), 1);
+	ck_assert_ptr_nonnull(strstr(captured(err), "c2 HEAD -> CLOSED: the "
+	    "client closed mid-head"));
+	cfg.verbose = 0;
+	close(pa);
 	conn_free_all();
 	loop_free();
 	fclose(err);
@@ -131,6 +257,9 @@ conn_unit_suite(void)
 	const struct unit units[] = {
 		{ a_broken_invariant_costs_one_client, 0 },
 		{ a_reset_that_cannot_be_set_is_said, 0 },
+		{ the_drawings_are_the_tables, 0 },
+		{ a_move_not_in_the_table_is_refused, 0 },
+		{ verbose_traces_each_move, 0 },
 		{ NULL, 0 }
 	};
 
