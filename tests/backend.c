@@ -195,7 +195,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: backend -l [HOST:]PORT [-n NAME] [-s STATUS] [-d MS] "
 	    "[-z BYTES] [-c]\n"
-	    "               [-m MODE] [-k] [-K N] [-I MS] [-q] [-h]\n"
+	    "               [-m MODE] [-C MS] [-k] [-K N] [-I MS] [-q] [-h]\n"
 	    "  -l [HOST:]PORT  listen here (required; a bare PORT means "
 	    "127.0.0.1)\n"
 	    "  -n NAME   the name it reports (default: the port)\n"
