@@ -197,6 +197,7 @@ START_TEST(the_drawings_are_the_tables)
 	int s;
 
 	drawing_is_the_table("../final/conn.c");
+	drawing_is_the_table("../final/README.md");
 	for (s = C_IDLE; s < C_CLOSED; s++)
 		ck_assert_msg(is_move(client_moves, NELEM(client_moves), s,
 		    C_CLOSED), "%s cannot close", cstate_name[s]);
