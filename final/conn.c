@@ -918,6 +918,17 @@ connect_next(struct client *c)
 	}
 }
 
+/*
+ * May lb send the request again, should the backend fail it? Only if
+ * sending it twice does no harm (idempotent: RFC 9110 9.2.2) and all of
+ * it is still held, from its first byte.
+ */
+static int
+resendable(const struct client *c)
+{
+	return c->idempotent && c->held_whole;
+}
+
 /* A fresh start on whatever backend connection comes next. 1, or 0. */
 static int
 reset_exchange(struct client *c)
@@ -1115,7 +1126,7 @@ request_sent(struct client *c)
 {
 	if (!request_to(c, RQ_SENT))
 		return 0;
-	if (!c->idempotent || !c->held_whole) {
+	if (!resendable(c)) {
 		c->held_whole = 0;
 		buf_put(&c->bout);
 		free(c->replay);	/* stash_request()'s: never to be used */
@@ -1129,8 +1140,8 @@ request_sent(struct client *c)
 /*
  * RS_HEAD, and there will be no response: the backend closed or reset
  * (retry: 1), or sent a head lb will not pass on (retry: 0). A request
- * that may be sent twice, of which nothing reached the client and all
- * is still in bout, goes again: on a fresh connection to the same backend
+ * that may be sent again (resendable()), of which nothing reached the
+ * client, goes again: on a fresh connection to the same backend
  * if this one came from the pool (the keep-alive race: the backend is
  * fine), else to the next backend. One that may not, lost to that race
  * on a pooled connection, ends its client connection as the race would
@@ -1143,13 +1154,12 @@ no_response(struct client *c, const char *why, int retry)
 
 	if (!HOLDS(c, c->rs == RS_HEAD))
 		return;
-	if (again && c->reused && c->nreq > 1 && (!c->idempotent ||
-	    !c->held_whole)) {		/* no answer: none could be honest */
+	if (again && c->reused && c->nreq > 1 && !resendable(c)) {
+		/* No answer: none could be honest. */
 		close_client(c, 'S', 0, FIN, "lost to the keep-alive race");
 		return;
 	}
-	if (!again || !c->idempotent || !c->held_whole ||
-	    restore_request(c) < 0) {
+	if (!again || !resendable(c) || restore_request(c) < 0) {
 		answer_error(c, 502, "Bad Gateway", "", why);
 		return;
 	}
