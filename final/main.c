@@ -8,7 +8,8 @@
  * (buffers on demand), pool.c (backends and their idle connections),
  * health.c (active checks, up and down), status.c and report.c (the
  * status page), http.c (parsing and framing), addr.c (addresses and
- * sockets), log.c (logs), workers.c (-w: a master and its workers).
+ * sockets), log.c (logs), workers.c (-w: a master and its workers),
+ * notify.c (telling systemd when lb is ready, reloads, stops).
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -29,6 +30,7 @@
 #include "health.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "pool.h"
 #include "status.h"
 #include "workers.h"
@@ -656,22 +658,48 @@ drain_over(void *arg)
 }
 
 /*
+ * READY=1 for systemd (notify.c), with what lb serves for `systemctl
+ * status` to show, and why it says so now (after a reload: how it went).
+ */
+static void
+ready(const char *why)
+{
+	char workers[32] = "";
+	int i, n = 0;
+
+	for (i = 0; i < nbackends; i++)
+		n += backends[i].slot == BE_LIVE;
+	if (workers_count() > 0)
+		snprintf(workers, sizeof(workers), " with %d workers",
+		    workers_count());
+	notify("READY=1\nSTATUS=serving on %s%s, %d backend%s%s%s",
+	    cfg.listen.str, workers, n, n == 1 ? "" : "s",
+	    why[0] != '\0' ? "; " : "", why);
+}
+
+/*
  * SIGHUP: read -f FILE again. Backends change (pool_load() says how);
- * no client connection is touched.
+ * no client connection is touched. systemd hears RELOADING=1 before and
+ * READY=1 after, however it went.
  */
 static void
 reload(void)
 {
-	char err[512];
+	char err[512], why[600];
 
+	notify_reloading("reloading on SIGHUP");
 	if (cfg.backend_file == NULL) {
 		log_event("SIGHUP: no -f FILE to read again; nothing changed");
-		return;
-	}
-	if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
+		ready("SIGHUP: no -f FILE, nothing changed");
+	} else if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0) {
 		log_event("reload failed, the running backends stay: %s", err);
-	else
+		snprintf(why, sizeof(why), "reload failed, the running "
+		    "backends stay: %s", err);
+		ready(why);
+	} else {
 		workers_broadcast();	/* -w N: every worker, the new set */
+		ready("reloaded");
+	}
 }
 
 /* SIGINT or SIGTERM arrived: stop accepting, finish in-flight requests. */
@@ -684,6 +712,9 @@ stop(void)
 		/* The master: each worker drains; a second more to see it. */
 		log_event("stopping: %d worker(s) finishing their connections, "
 		    "at most %d ms", workers_running(), cfg.drain_ms);
+		notify("STOPPING=1\nSTATUS=stopping: %d worker(s) finishing "
+		    "their connections, at most %d ms", workers_running(),
+		    cfg.drain_ms);
 		workers_stop();
 		status_stop();
 		timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3 + 1);
@@ -691,6 +722,8 @@ stop(void)
 	}
 	log_event("stopping: finishing %d connection(s), at most %d ms",
 	    conn_count(), cfg.drain_ms);
+	notify("STOPPING=1\nSTATUS=stopping: finishing %d connection(s), at "
+	    "most %d ms", conn_count(), cfg.drain_ms);
 	conn_drain();
 	status_stop();
 	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
@@ -801,6 +834,7 @@ static int
 worker_run(void)
 {
 	timer_disarm(&drain_timer);
+	notify_forget();	/* systemd hears the master alone */
 	if (setup_signals() < 0 || conn_listen(workers_listen_fd(), 1) < 0)
 		return 1;
 	return serve();
@@ -813,6 +847,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	log_init();
+	notify_init();
 	fit_descriptors();
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
@@ -824,5 +859,6 @@ main(int argc, char **argv)
 	    conn_listen(lfd, 0) < 0)
 		return 1;
 	health_start();
+	ready("");
 	return serve();
 }
