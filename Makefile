@@ -6,6 +6,8 @@
 #   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk,
 #                   nginx, haproxy, pen; gnuplot for the chart), ~4 min
 #   make fuzz       AFL++ on final/'s HTTP parser (needs afl++), 60 s
+#   make install    final/lb, its manual and an example systemd unit, under
+#                   PREFIX (default /usr/local) and DESTDIR; make uninstall
 #   make clean
 # Variables pass down: make CC=clang, make SANITIZE=1 test, ...
 
@@ -40,9 +42,13 @@ run: all
 		if [ -f $$d/Makefile ]; then exec $(MAKE) -C $$d run; fi; \
 	done
 
+# Only final/ is installed: the lessons are for reading and running here.
+install uninstall:
+	$(MAKE) -C final $@
+
 clean:
 	@for d in $(LESSONS) tests; do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
 	done
 
-.PHONY: all test check valgrind bench fuzz run clean
+.PHONY: all test check valgrind bench fuzz run install uninstall clean

@@ -41,7 +41,7 @@ struct config {
 	enum forwarded forwarded;	/* -P */
 	const char *backend_file;	/* -f: read at start and on SIGHUP */
 	int	workers;		/* -w: worker processes (1: just one) */
-	int	verbose;		/* -v: each state change on stderr */
+	int	verbose;		/* -v: every state change, on stderr */
 };
 
 

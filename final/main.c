@@ -8,7 +8,8 @@
  * (buffers on demand), pool.c (backends and their idle connections),
  * health.c (active checks, up and down), status.c and report.c (the
  * status page), http.c (parsing and framing), addr.c (addresses and
- * sockets), log.c (logs), workers.c (-w: a master and its workers).
+ * sockets), log.c (logs), workers.c (-w: a master and its workers),
+ * notify.c (telling systemd when lb is ready, reloads, stops).
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -16,6 +17,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +30,17 @@
 #include "health.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "pool.h"
 #include "status.h"
 #include "workers.h"
 
 #define CLIENTS_MAX	1000000	/* -m, -p: with -e poll */
+/*
+ * getopt(): a letter with a colon takes a value; the first colon asks
+ * getopt() to tell a missing value (':') from an unknown option ('?').
+ */
+#define OPTIONS		":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:e:v"
 
 /* The defaults, as -h shows them whatever the command line said. */
 static const struct config defaults = {
@@ -53,24 +62,88 @@ static const struct config defaults = {
 	.workers = 1,
 };
 
+/* -t NAME=MS: each timeout, the field it sets, and what -h says of it. */
+static const struct timeout {
+	char	*name;		/* getsubopt() wants char *, not const */
+	size_t	field;		/* offsetof(struct config, ...) */
+	const char *what;
+} timeouts[] = {
+	{ "connect", offsetof(struct config, connect_ms),
+	    "connecting to a backend" },
+	{ "head", offsetof(struct config, head_ms),
+	    "a whole request head, else 408" },
+	{ "response", offsetof(struct config, response_ms),
+	    "backend silence, else 504" },
+	{ "idle", offsetof(struct config, idle_ms),
+	    "an idle keep-alive client" },
+	{ "drain", offsetof(struct config, drain_ms),
+	    "in-flight requests on SIGTERM" },
+	{ "check", offsetof(struct config, check_ms), "one health check" },
+	{ "pool", offsetof(struct config, pool_ms),
+	    "an idle pooled connection" },
+	{ "tunnel", offsetof(struct config, tunnel_ms),
+	    "a tunnel (WebSocket) silent both ways" },
+};
+#define NTIMEOUTS	(sizeof(timeouts) / sizeof(timeouts[0]))
+
+/* The options that take a whole number: the field each sets, its range. */
+static const struct number_opt {
+	int	opt;
+	const char *what;	/* what the message says it wants */
+	int	lo, hi;
+	size_t	field;
+} numbers[] = {
+	{ 'i', "milliseconds", 1, 3600000, offsetof(struct config,
+	    interval_ms) },
+	{ 'R', "a number", 1, 100, offsetof(struct config, rise) },
+	{ 'F', "a number", 1, 100, offsetof(struct config, fall) },
+	{ 'x', "a number", 0, MAX_BACKENDS, offsetof(struct config, retries) },
+	{ 'p', "a number", 0, CLIENTS_MAX, offsetof(struct config,
+	    pool_size) },
+	{ 'm', "a number", 1, CLIENTS_MAX, offsetof(struct config,
+	    max_conns) },
+};
+
+/* -P: its words, and what each means. */
+static const struct {
+	const char *word;
+	enum forwarded fwd;
+} forwardeds[] = {
+	{ "x-forwarded", FWD_X }, { "forwarded", FWD_RFC7239 },
+	{ "none", FWD_NONE },
+};
+
 struct config cfg;
 
 static int sig_pipe[2] = { -1, -1 };
 static int stop_now;
 static struct timer drain_timer;
 
-static void
-usage(FILE *f)
+/* cfg's int field at offset off (offsetof(struct config, ...)). */
+static int *
+cfg_field(size_t off)
 {
-	const struct config *d = &defaults;
+	return (int *)((char *)&cfg + off);
+}
 
+/* The same field's default. */
+static int
+default_of(size_t off)
+{
+	return *(const int *)((const char *)&defaults + off);
+}
+
+/* The synopsis, and where lb listens and what it balances over. */
+static void
+usage_where(FILE *f)
+{
 	fprintf(f,
 	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N][,drain] "
 	    "[-b ...]\n"
 	    "          [-f FILE] [-w N|auto]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
-	    "          [-e select|poll]\n"
+	    "          [-e select|poll] [-v]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
 	    "127.0.0.1)\n"
 	    "  -b HOST:PORT[,weight=N]\n"
@@ -87,7 +160,17 @@ usage(FILE *f)
 	    "                  read again on SIGHUP (kill -HUP): lb changes to "
 	    "its list,\n"
 	    "                  dropping no connection; a bad file is logged "
-	    "and ignored\n"
+	    "and ignored\n",
+	    MAX_BACKENDS, WEIGHT_MAX);
+}
+
+/* How lb checks its backends, and where it shows what it found. */
+static void
+usage_health(FILE *f)
+{
+	const struct config *d = &defaults;
+
+	fprintf(f,
 	    "  -H PATH         health check: GET PATH, 2xx or 3xx passes "
 	    "(default %s)\n"
 	    "  -i MS           check every backend, up or down, every MS "
@@ -101,25 +184,42 @@ usage(FILE *f)
 	    "                  instead of answering 503 (default off)\n"
 	    "  -a [HOST:]PORT  serve the status page here (default off; a bare "
 	    "PORT\n"
-	    "                  means 127.0.0.1)\n"
-	    "  -t NAME=MS,...  timeouts in milliseconds:\n"
-	    "                    connect=MS   connecting to a backend "
-	    "(default %d)\n"
-	    "                    head=MS      a whole request head, else 408 "
-	    "(default %d)\n"
-	    "                    response=MS  backend silence, else 504 "
-	    "(default %d)\n"
-	    "                    idle=MS      an idle keep-alive client "
-	    "(default %d)\n"
-	    "                    drain=MS     in-flight requests on SIGTERM "
-	    "(default %d)\n"
-	    "                    check=MS     one health check "
-	    "(default %d)\n"
-	    "                    pool=MS      an idle pooled connection "
-	    "(default %d)\n"
-	    "                    tunnel=MS    a tunnel (WebSocket) silent both "
-	    "ways\n"
-	    "                                 (default %d)\n"
+	    "                  means 127.0.0.1)\n",
+	    d->health_path, d->interval_ms, d->rise, d->fall);
+}
+
+/*
+ * -t, from the table: "connect=MS", its text and its default, on one
+ * line if that fits in 80 columns, else the default on the next.
+ */
+static void
+usage_timeouts(FILE *f)
+{
+	char name[16], dflt[32];
+	size_t i;
+
+	fprintf(f, "  -t NAME=MS,...  timeouts in milliseconds:\n");
+	for (i = 0; i < NTIMEOUTS; i++) {
+		const struct timeout *t = &timeouts[i];
+
+		snprintf(name, sizeof(name), "%s=MS", t->name);
+		snprintf(dflt, sizeof(dflt), "(default %d)",
+		    default_of(t->field));
+		if (20 + 13 + strlen(t->what) + 1 + strlen(dflt) <= 80)
+			fprintf(f, "%20s%-13s%s %s\n", "", name, t->what, dflt);
+		else
+			fprintf(f, "%20s%-13s%s\n%33s%s\n", "", name, t->what,
+			    "", dflt);
+	}
+}
+
+/* How much lb tries and holds, how it runs, and what it tells. */
+static void
+usage_limits(FILE *f)
+{
+	const struct config *d = &defaults;
+
+	fprintf(f,
 	    "  -x N            other backends to try for one request "
 	    "(default %d)\n"
 	    "  -p N            idle connections kept per backend, at most; 0: no "
@@ -143,7 +243,19 @@ usage(FILE *f)
 	    "poll(), which has\n"
 	    "                  no FD_SETSIZE: -m up to what the system lets "
 	    "lb open\n"
-	    "  -h              show this help\n"
+	    "  -v              trace: each client connection's and each "
+	    "backend's state\n"
+	    "                  changes, one line each on stderr (default off)\n"
+	    "  -h              show this help\n",
+	    d->retries, d->pool_size, d->max_conns, loop_limit_of("select"),
+	    WORKERS_MAX);
+}
+
+/* What the two logs' lines hold. */
+static void
+usage_logs(FILE *f)
+{
+	fprintf(f,
 	    "\n"
 	    "Access log (stdout), a line a request:\n"
 	    "  time client method target backend status bytes ms backend_ms "
@@ -157,11 +269,18 @@ usage(FILE *f)
 	    "    when: R request, C connecting, H response head, D response "
 	    "body, T tunnel\n"
 	    "  flags: -, reused (a pooled connection), retries=N\n"
-	    "Event log (stderr): time lb: what happened\n",
-	    MAX_BACKENDS, WEIGHT_MAX, d->health_path, d->interval_ms, d->rise,
-	    d->fall, d->connect_ms, d->head_ms, d->response_ms, d->idle_ms,
-	    d->drain_ms, d->check_ms, d->pool_ms, d->tunnel_ms, d->retries,
-	    d->pool_size, d->max_conns, loop_limit_of("select"), WORKERS_MAX);
+	    "Event log (stderr): time lb: what happened\n");
+}
+
+/* Every option with its default (defaults[], whatever the command line). */
+static void
+usage(FILE *f)
+{
+	usage_where(f);
+	usage_health(f);
+	usage_timeouts(f);
+	usage_limits(f);
+	usage_logs(f);
 }
 
 /* A whole number in [lo, hi], or -1. */
@@ -181,25 +300,64 @@ number(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
-/* -t connect=2000,response=5000: getsubopt() is POSIX's parser for it. */
-static int
-parse_timeouts(char *arg, const char **bad)
+/* A mistake on the command line: one line that names it, usage, exit 2. */
+static void
+usage_error(const char *fmt, ...)
 {
-	char *const names[] = { "connect", "head", "response", "idle", "drain",
-	    "check", "pool", "tunnel", NULL };
-	int *const fields[] = { &cfg.connect_ms, &cfg.head_ms,
-	    &cfg.response_ms, &cfg.idle_ms, &cfg.drain_ms, &cfg.check_ms,
-	    &cfg.pool_ms, &cfg.tunnel_ms };
-	char *value;
-	int i;
+	va_list ap;
 
-	while (*arg != '\0') {
-		*bad = arg;
-		if ((i = getsubopt(&arg, names, &value)) < 0 ||
-		    number(value, 1, 86400000, fields[i]) < 0)
-			return -1;
+	fprintf(stderr, "lb: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	exit(2);
+}
+
+static void
+bad_arg(const char *msg, const char *opt, const char *val)
+{
+	usage_error("bad %s '%s': %s", opt, val, msg);
+}
+
+/* optarg is a whole number in [lo, hi], stored in *out, or we stop here. */
+static void
+number_arg(int opt, const char *what, int lo, int hi, int *out)
+{
+	char msg[64], name[3] = { '-', (char)opt, '\0' };
+
+	if (number(optarg, lo, hi, out) < 0) {
+		snprintf(msg, sizeof(msg), "want %s from %d to %d", what, lo,
+		    hi);
+		bad_arg(msg, name, optarg);
 	}
-	return 0;
+}
+
+/* -t connect=2000,response=5000: getsubopt() is POSIX's parser for it. */
+static void
+timeouts_arg(void)
+{
+	char *names[NTIMEOUTS + 1], copy[256], *arg = copy, *value;
+	char want[160] = "want NAME=MS,... with NAME one of ";
+	size_t i;
+	int k;
+
+	for (i = 0; i < NTIMEOUTS; i++)
+		names[i] = timeouts[i].name;
+	names[NTIMEOUTS] = NULL;
+	snprintf(copy, sizeof(copy), "%s", optarg);
+	while (*arg != '\0') {
+		if ((k = getsubopt(&arg, names, &value)) >= 0 &&
+		    number(value, 1, 86400000, cfg_field(
+		    timeouts[k].field)) == 0)
+			continue;
+		for (i = 0; i < NTIMEOUTS; i++)
+			snprintf(want + strlen(want), sizeof(want) -
+			    strlen(want), "%s%s", i > 0 ? ", " : "",
+			    timeouts[i].name);
+		bad_arg(want, "-t", optarg);
+	}
 }
 
 /* A path we can put in a request line as it is. */
@@ -214,27 +372,6 @@ health_path_ok(const char *p)
 		if (p[i] <= ' ' || p[i] > '~')
 			return 0;
 	return 1;
-}
-
-static void
-bad_arg(const char *msg, const char *opt, const char *val)
-{
-	fprintf(stderr, "lb: bad %s '%s': %s\n", opt, val, msg);
-	usage(stderr);
-	exit(2);
-}
-
-/* optarg is a whole number in [lo, hi], stored in *out, or we stop here. */
-static void
-number_arg(const char *opt, const char *what, int lo, int hi, int *out)
-{
-	char msg[64];
-
-	if (number(optarg, lo, hi, out) < 0) {
-		snprintf(msg, sizeof(msg), "want %s from %d to %d", what, lo,
-		    hi);
-		bad_arg(msg, opt, optarg);
-	}
 }
 
 /*
@@ -262,153 +399,160 @@ cores(void)
 static void
 only_once(const char *opt, const char **seen)
 {
-	if (*seen != NULL) {
-		fprintf(stderr, "lb: %s given twice: '%s', then '%s'\n", opt,
-		    *seen, optarg);
-		usage(stderr);
-		exit(2);
-	}
+	if (*seen != NULL)
+		usage_error("%s given twice: '%s', then '%s'", opt, *seen,
+		    optarg);
 	*seen = optarg;
 }
 
-/* The status page and the traffic cannot share one address. */
-static void
-check_listeners(const char *l_arg)
+/* What the command line named beyond cfg, for the checks at its end. */
+struct given {
+	const char *l, *a;	/* -l, -a: each at most once */
+};
+
+/* -i, -R, -F, -x, -p, -m, from the table: 1 if c was one of them. */
+static int
+number_option(int c)
 {
-	if (!cfg.has_status || strcmp(cfg.status.str, cfg.listen.str) != 0)
-		return;
-	fprintf(stderr, "lb: -a %s is the -l address too%s\n", cfg.status.str,
-	    l_arg == NULL ? " (-l's default)" : "");
-	usage(stderr);
-	exit(2);
+	size_t i;
+
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (numbers[i].opt == c) {
+			number_arg(c, numbers[i].what, numbers[i].lo,
+			    numbers[i].hi, cfg_field(numbers[i].field));
+			return 1;
+		}
+	return 0;
 }
 
-static void
-parse_args(int argc, char **argv)
+/* -l, -a, -b, -f: where lb listens, and what it balances over. */
+static int
+address_option(int c, struct given *g)
 {
-	const char *why, *bad, *l_arg = NULL, *a_arg = NULL, *m_arg = NULL;
-	char copy[256], err[512];
-	int c;
+	const char *why;
 
-	cfg = defaults;
-	addr_parse("8080", 1, &cfg.listen, &why);
-	while ((c = getopt(argc, argv, ":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:e:")) !=
-	    -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'l':
-			only_once("-l", &l_arg);
-			if (addr_parse(optarg, 1, &cfg.listen, &why) < 0)
-				bad_arg(why, "-l", optarg);
-			break;
-		case 'b':
-			if (pool_add(optarg, &why) < 0)
-				bad_arg(why, "-b", optarg);
-			break;
-		case 'f':
-			if (cfg.backend_file != NULL) {
-				fprintf(stderr, "lb: -f given twice\n");
-				usage(stderr);
-				exit(2);
-			}
-			cfg.backend_file = optarg;
-			break;
-		case 'H':
-			if (!health_path_ok(optarg))
-				bad_arg("want a path starting with /, at most "
-				    "200 visible characters", "-H", optarg);
-			cfg.health_path = optarg;
-			break;
-		case 'i':
-			number_arg("-i", "milliseconds", 1, 3600000,
-			    &cfg.interval_ms);
-			break;
-		case 'R':
-			number_arg("-R", "a number", 1, 100, &cfg.rise);
-			break;
-		case 'F':
-			number_arg("-F", "a number", 1, 100, &cfg.fall);
-			break;
-		case 'o':
-			cfg.fail_open = 1;
-			break;
-		case 'a':
-			only_once("-a", &a_arg);
-			if (addr_parse(optarg, 1, &cfg.status, &why) < 0)
-				bad_arg(why, "-a", optarg);
-			cfg.has_status = 1;
-			break;
-		case 't':
-			snprintf(copy, sizeof(copy), "%s", optarg);
-			if (parse_timeouts(copy, &bad) < 0)
-				bad_arg("want NAME=MS,... with NAME one of "
-				    "connect, head, response, idle, drain, "
-				    "check, pool, tunnel", "-t", optarg);
-			break;
-		case 'x':
-			number_arg("-x", "a number", 0, MAX_BACKENDS,
-			    &cfg.retries);
-			break;
-		case 'p':
-			number_arg("-p", "a number", 0, CLIENTS_MAX,
-			    &cfg.pool_size);
-			break;
-		case 'm':
-			number_arg("-m", "a number", 1, CLIENTS_MAX,
-			    &cfg.max_conns);
-			m_arg = optarg;
-			break;
-		case 'w':
-			if (strcmp(optarg, "auto") == 0)
-				cfg.workers = cores();
-			else
-				number_arg("-w", "a number or auto", 1,
-				    WORKERS_MAX, &cfg.workers);
-			break;
-		case 'P':
-			if (strcmp(optarg, "x-forwarded") == 0)
-				cfg.forwarded = FWD_X;
-			else if (strcmp(optarg, "forwarded") == 0)
-				cfg.forwarded = FWD_RFC7239;
-			else if (strcmp(optarg, "none") == 0)
-				cfg.forwarded = FWD_NONE;
-			else
-				bad_arg("want x-forwarded, forwarded or none",
-				    "-P", optarg);
-			break;
-		case 'e':
-			if (loop_use(optarg) < 0)
-				bad_arg("want select or poll", "-e", optarg);
-			break;
-		case ':':
-			fprintf(stderr, "lb: option -%c needs a value\n", optopt);
-			usage(stderr);
-			exit(2);
-		default:
-			fprintf(stderr, "lb: unknown option '-%c'\n", optopt);
-			usage(stderr);
-			exit(2);
-		}
+	switch (c) {
+	case 'l':
+		only_once("-l", &g->l);
+		if (addr_parse(optarg, 1, &cfg.listen, &why) < 0)
+			bad_arg(why, "-l", optarg);
+		return 1;
+	case 'a':
+		only_once("-a", &g->a);
+		if (addr_parse(optarg, 1, &cfg.status, &why) < 0)
+			bad_arg(why, "-a", optarg);
+		cfg.has_status = 1;
+		return 1;
+	case 'b':
+		if (pool_add(optarg, &why) < 0)
+			bad_arg(why, "-b", optarg);
+		return 1;
+	case 'f':
+		if (cfg.backend_file != NULL)
+			usage_error("-f given twice");
+		cfg.backend_file = optarg;
+		return 1;
 	}
-	if (optind < argc)
-		bad_arg("unexpected argument", "argument", argv[optind]);
+	return 0;
+}
+
+/* -P: one of the words in forwardeds[]. */
+static void
+forwarded_arg(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(forwardeds) / sizeof(forwardeds[0]); i++)
+		if (strcmp(optarg, forwardeds[i].word) == 0) {
+			cfg.forwarded = forwardeds[i].fwd;
+			return;
+		}
+	bad_arg("want x-forwarded, forwarded or none", "-P", optarg);
+}
+
+/* Every other option: how lb checks, runs and tells; -h; mistakes. */
+static void
+other_option(int c)
+{
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'H':
+		if (!health_path_ok(optarg))
+			bad_arg("want a path starting with /, at most 200 "
+			    "visible characters", "-H", optarg);
+		cfg.health_path = optarg;
+		break;
+	case 't':
+		timeouts_arg();
+		break;
+	case 'w':
+		if (strcmp(optarg, "auto") == 0)
+			cfg.workers = cores();
+		else
+			number_arg('w', "a number or auto", 1, WORKERS_MAX,
+			    &cfg.workers);
+		break;
+	case 'P':
+		forwarded_arg();
+		break;
+	case 'e':
+		if (loop_use(optarg) < 0)
+			bad_arg("want select or poll", "-e", optarg);
+		break;
+	case 'o':
+		cfg.fail_open = 1;
+		break;
+	case 'v':
+		cfg.verbose = 1;
+		break;
+	case ':':
+		usage_error("option -%c needs a value", optopt);
+		break;
+	default:
+		usage_error("unknown option '-%c'", optopt);
+	}
+}
+
+/* After the last option: what only the whole command line can tell. */
+static void
+check_args(const struct given *g)
+{
+	char err[512], m[16];
+
 	if (cfg.backend_file != NULL &&
 	    pool_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lb: bad -f: %s\n", err);
 		exit(2);
 	}
-	if (nbackends == 0) {
-		fprintf(stderr, "lb: missing -b HOST:PORT or -f FILE (a "
-		    "backend)\n");
-		usage(stderr);
-		exit(2);
-	}
-	check_listeners(l_arg);
+	if (nbackends == 0)
+		usage_error("missing -b HOST:PORT or -f FILE (a backend)");
+	/* The status page and the traffic cannot share one address. */
+	if (cfg.has_status && strcmp(cfg.status.str, cfg.listen.str) == 0)
+		usage_error("-a %s is the -l address too%s", cfg.status.str,
+		    g->l == NULL ? " (-l's default)" : "");
+	snprintf(m, sizeof(m), "%d", cfg.max_conns);
 	if (cfg.max_conns > loop_limit())
 		bad_arg("select() watches descriptors below FD_SETSIZE only: "
-		    "use -e poll for more clients", "-m", m_arg);
+		    "use -e poll for more clients", "-m", m);
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	struct given given = { NULL, NULL };
+	const char *why;
+	int c;
+
+	cfg = defaults;
+	addr_parse("8080", 1, &cfg.listen, &why);
+	while ((c = getopt(argc, argv, OPTIONS)) != -1)
+		if (!number_option(c) && !address_option(c, &given))
+			other_option(c);
+	if (optind < argc)
+		bad_arg("unexpected argument", "argument", argv[optind]);
+	check_args(&given);
 }
 
 /*
@@ -514,22 +658,48 @@ drain_over(void *arg)
 }
 
 /*
+ * READY=1 for systemd (notify.c), with what lb serves for `systemctl
+ * status` to show, and why it says so now (after a reload: how it went).
+ */
+static void
+ready(const char *why)
+{
+	char workers[32] = "";
+	int i, n = 0;
+
+	for (i = 0; i < nbackends; i++)
+		n += backends[i].slot == BE_LIVE;
+	if (workers_count() > 0)
+		snprintf(workers, sizeof(workers), " with %d workers",
+		    workers_count());
+	notify("READY=1\nSTATUS=serving on %s%s, %d backend%s%s%s",
+	    cfg.listen.str, workers, n, n == 1 ? "" : "s",
+	    why[0] != '\0' ? "; " : "", why);
+}
+
+/*
  * SIGHUP: read -f FILE again. Backends change (pool_load() says how);
- * no client connection is touched.
+ * no client connection is touched. systemd hears RELOADING=1 before and
+ * READY=1 after, however it went.
  */
 static void
 reload(void)
 {
-	char err[512];
+	char err[512], why[600];
 
+	notify_reloading("reloading on SIGHUP");
 	if (cfg.backend_file == NULL) {
 		log_event("SIGHUP: no -f FILE to read again; nothing changed");
-		return;
-	}
-	if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
+		ready("SIGHUP: no -f FILE, nothing changed");
+	} else if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0) {
 		log_event("reload failed, the running backends stay: %s", err);
-	else
+		snprintf(why, sizeof(why), "reload failed, the running "
+		    "backends stay: %s", err);
+		ready(why);
+	} else {
 		workers_broadcast();	/* -w N: every worker, the new set */
+		ready("reloaded");
+	}
 }
 
 /* SIGINT or SIGTERM arrived: stop accepting, finish in-flight requests. */
@@ -542,6 +712,9 @@ stop(void)
 		/* The master: each worker drains; a second more to see it. */
 		log_event("stopping: %d worker(s) finishing their connections, "
 		    "at most %d ms", workers_running(), cfg.drain_ms);
+		notify("STOPPING=1\nSTATUS=stopping: %d worker(s) finishing "
+		    "their connections, at most %d ms", workers_running(),
+		    cfg.drain_ms);
 		workers_stop();
 		status_stop();
 		timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3 + 1);
@@ -549,6 +722,8 @@ stop(void)
 	}
 	log_event("stopping: finishing %d connection(s), at most %d ms",
 	    conn_count(), cfg.drain_ms);
+	notify("STOPPING=1\nSTATUS=stopping: finishing %d connection(s), at "
+	    "most %d ms", conn_count(), cfg.drain_ms);
 	conn_drain();
 	status_stop();
 	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
@@ -659,6 +834,7 @@ static int
 worker_run(void)
 {
 	timer_disarm(&drain_timer);
+	notify_forget();	/* systemd hears the master alone */
 	if (setup_signals() < 0 || conn_listen(workers_listen_fd(), 1) < 0)
 		return 1;
 	return serve();
@@ -671,6 +847,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	log_init();
+	notify_init();
 	fit_descriptors();
 	timer_init(&drain_timer, drain_over, NULL);
 	if (pool_resolve() < 0 || setup_signals() < 0)
@@ -682,5 +859,6 @@ main(int argc, char **argv)
 	    conn_listen(lfd, 0) < 0)
 		return 1;
 	health_start();
+	ready("");
 	return serve();
 }

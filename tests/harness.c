@@ -435,20 +435,49 @@ h_fork(const char *name, void (*fn)(struct h_proc *self, void *arg),
 	return p;
 }
 
+/* Is there an executable called name in a directory of $PATH? */
+int
+h_on_path(const char *name)
+{
+	const char *path = getenv("PATH"), *end;
+	char file[512];
+
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0;
+	for (; path != NULL && *path != '\0'; path = *end ? end + 1 : end) {
+		end = strchr(path, ':');
+		if (end == NULL)
+			end = path + strlen(path);
+		snprintf(file, sizeof(file), "%.*s/%s", (int)(end - path), path,
+		    name);
+		if (access(file, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Wait until p, just started, listens on p->port; else the test fails. */
+static void
+await_port(struct h_proc *p, int wrap)
+{
+	char *err;
+
+	if (h_wait_port(p->port, wrap && p->wrapped ? 20000 : 5000) < 0 ||
+	    h_wait_exit(p, 0) != -1 || p->done) {
+		err = h_slurp(p->err);
+		ck_abort_msg("%s never listened on port %d; its stderr: %s",
+		    p->name, p->port, err);
+	}
+}
+
 /* Start a program that should listen on port, and wait until it does. */
 static struct h_proc *
 spawn_listener(const char *name, char *const argv[], int wrap, int port)
 {
 	struct h_proc *p = h_spawn(name, argv, wrap);
-	char *err;
 
 	p->port = port;
-	if (h_wait_port(port, wrap && p->wrapped ? 20000 : 5000) < 0 ||
-	    h_wait_exit(p, 0) != -1 || p->done) {
-		err = h_slurp(p->err);
-		ck_abort_msg("%s never listened on port %d; its stderr: %s",
-		    name, port, err);
-	}
+	await_port(p, wrap);
 	return p;
 }
 
@@ -536,9 +565,10 @@ h_wsecho(const char *name, ...)
 }
 
 struct h_proc *
-h_lb_args(char *const args[])
+h_lb_start(char *const args[])
 {
 	char *argv[MAX_ARGS], portstr[8];
+	struct h_proc *p;
 	int n = 0, i, port = h_free_port();
 
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -549,7 +579,18 @@ h_lb_args(char *const args[])
 		argv[n++] = args[i];
 	n = extra_args(argv, n);
 	argv[n] = NULL;
-	return spawn_listener("lb", argv, 1, port);
+	p = h_spawn("lb", argv, 1);
+	p->port = port;
+	return p;
+}
+
+struct h_proc *
+h_lb_args(char *const args[])
+{
+	struct h_proc *p = h_lb_start(args);
+
+	await_port(p, 1);
+	return p;
 }
 
 /* The balancer in front of these backends, plus extra args (NULL-ended). */

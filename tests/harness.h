@@ -74,6 +74,8 @@ struct h_proc *h_backend_at(int port, const char *name, ...);
 struct h_proc *h_wsecho(const char *name, ...);	/* tests/wsecho */
 struct h_proc *h_lb(int nbackends, struct h_proc **backends, ...);
 struct h_proc *h_lb_args(char *const args[]);	/* LB args, no -l */
+/* The same, started but not waited for: it may not listen yet. */
+struct h_proc *h_lb_start(char *const args[]);
 int	 h_wait_exit(struct h_proc *p, int ms);	/* exit status or -1 */
 void	 h_expect_bad_args(char *const args[], const char *want);
 void	 h_kill(struct h_proc *p);		/* SIGKILL, reap */
@@ -81,6 +83,7 @@ void	 h_teardown(void);
 Suite	*h_suite(const char *name, const TTest *const *tests, TCase **tc);
 int	 h_wanted(const TTest *t);	/* not filtered out by H_TEST */
 char	*h_slurp(const char *path);		/* file contents, free() it */
+int	 h_on_path(const char *name);	/* an executable in $PATH */
 int	 h_wait_for_text(const char *path, const char *text, int ms);
 
 struct h_conn *h_connect(int port);

@@ -444,27 +444,6 @@ START_TEST(idle_clients_cannot_lock_out_the_status_page)
 }
 END_TEST
 
-/* Is there an executable called name in a directory of $PATH? */
-static int
-on_path(const char *name)
-{
-	const char *path = getenv("PATH"), *end;
-	char file[512];
-
-	if (strchr(name, '/') != NULL)
-		return access(name, X_OK) == 0;
-	for (; path != NULL && *path != '\0'; path = *end ? end + 1 : end) {
-		end = strchr(path, ':');
-		if (end == NULL)
-			end = path + strlen(path);
-		snprintf(file, sizeof(file), "%.*s/%s", (int)(end - path), path,
-		    name);
-		if (access(file, X_OK) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * The HTML page in a real browser: headless Chromium loads it and the
  * DOM it builds has every backend's row. CI sets REQUIRE_CHROMIUM=1, so
@@ -481,7 +460,7 @@ START_TEST(status_page_loads_in_chromium)
 
 	if (chromium == NULL)
 		chromium = "chromium";
-	if (!on_path(chromium)) {
+	if (!h_on_path(chromium)) {
 		ck_assert_msg(getenv("REQUIRE_CHROMIUM") == NULL,
 		    "REQUIRE_CHROMIUM is set but there is no %s", chromium);
 		h_skip("no chromium here (apt-get install chromium)");

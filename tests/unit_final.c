@@ -541,5 +541,5 @@ Suite *(*const lesson_suites[])(void) = {
 	http_unit_suite, final_unit_suite, conn_unit_suite, forward_suite,
 	balance_suite,
 	concurrency_suite, http11_suite, health_suite, faults_suite,
-	ws_unit_suite, tunnel_suite, ops_suite, NULL
+	ws_unit_suite, tunnel_suite, ops_suite, deploy_suite, NULL
 };
