@@ -156,16 +156,16 @@ health_judge(struct backend *be, int passed, int live, const char *why)
 
 /*
  * A result for be, from its probe (live 0) or from live traffic that
- * could not connect (live 1). Live traffic's request is about to be
- * retried: not on be, if pool.c can help it. A worker does not judge:
- * it tells the master, so that every worker sees one state.
+ * could not connect (live 1). A worker does not judge: it tells the
+ * master, so that every worker sees one state. (Whether the retry of
+ * that live request may land on be again is the balancer's business:
+ * conn.c tells pool_failed() itself.)
  */
 void
-health_note(struct backend *be, int passed, int live, const char *why)
+health_result(struct backend *be, int passed, int live, const char *why)
 {
 	if (live) {
 		be->failures++;
-		pool_failed(be);
 		if (health_tell != NULL) {
 			health_tell(be, why);
 			return;
@@ -218,7 +218,7 @@ probe_finish(struct backend *be, int passed, const char *fmt, ...)
 		k->passed++;
 	else
 		k->failed++;
-	health_note(be, passed, 0, k->last);
+	health_result(be, passed, 0, k->last);
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 

@@ -48,7 +48,8 @@ void	health_start(void);	/* first probes, spread over the interval */
 void	health_stop(void);	/* close probes in flight, no more */
 void	health_begin(struct backend *be, double at);	/* one, from at */
 void	health_end(struct backend *be);	/* one: no more probes */
-void	health_note(struct backend *be, int passed, int live, const char *why);
+void	health_result(struct backend *be, int passed, int live,
+	    const char *why);
 void	health_judge(struct backend *be, int passed, int live,
 	    const char *why);
 int	health_retry_after(double now);

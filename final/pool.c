@@ -540,9 +540,10 @@ pool_reap(void)
 }
 
 /*
- * be failed live traffic just now (health_note() says so), and conn.c
- * is about to retry the request: the retry must not land on be again
- * while another backend is up, so be sits out the next pick. NULL: no
+ * be failed live traffic just now (conn.c could not connect, or had no
+ * response), and conn.c is about to retry the request: the retry must
+ * not land on be again while another backend is up, so be sits out the
+ * next pick. NULL: no
  * retry comes after all (the request ran out of tries), and the next
  * pick, someone else's, leaves no one out.
  */
@@ -550,6 +551,18 @@ void
 pool_failed(const struct backend *be)
 {
 	sitting_out = be != NULL ? (int)(be - backends) : -1;
+}
+
+/*
+ * TEMPORARY, for conn.c's backend_failed() until it calls pool_failed()
+ * and health_result() itself: the two, as health_note() once did both.
+ */
+void
+health_note(struct backend *be, int passed, int live, const char *why)
+{
+	if (live)
+		pool_failed(be);
+	health_result(be, passed, live, why);
 }
 
 /* May backend i take part in this pick? all: fail open. */

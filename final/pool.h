@@ -90,6 +90,9 @@ const char *pool_state(const struct backend *be);
 void	pool_reap(void);
 int	pool_pick(void);
 void	pool_failed(const struct backend *be);
+/* TEMPORARY: pool_failed() and health_result(), for conn.c (pool.c). */
+void	health_note(struct backend *be, int passed, int live,
+	    const char *why);
 struct bconn *pool_take(struct backend *be);
 struct bconn *pool_new(struct backend *be, int fd);
 void	pool_give_back(struct bconn *bc, int reusable);

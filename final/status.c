@@ -29,6 +29,7 @@
 #include "loop.h"
 #include "report.h"
 #include "status.h"
+#include "workers.h"
 
 #define STATUS_CLIENTS	16	/* at once */
 #define STATUS_HEAD_MAX	4096
@@ -275,6 +276,7 @@ status_listen(void)
 	started = loop_now();
 	if (!cfg.has_status)
 		return 0;
+	workers_drop = status_stop;	/* TEMPORARY: see workers.h */
 	if ((fd = addr_listen(&cfg.status, "-a")) < 0)
 		return -1;
 	return loop_listen(&listener, fd, add_sclient);

@@ -46,7 +46,6 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
-#include "status.h"
 #include "workers.h"
 
 #define LINE_MAX_	600	/* a table line: "f HOST:PORT,weight=N,drain ..." */
@@ -90,6 +89,9 @@ static char min[LINE_MAX_];
 static size_t mgot;
 
 static void start_worker(int k);
+
+/* TEMPORARY (workers.h): what else a new worker drops, set by status.c. */
+void	(*workers_drop)(void);
 
 /* Workers this master has: 0 in a worker, or in one process. */
 int
@@ -574,9 +576,9 @@ workers_publish(void)
 
 /*
  * In the child, just after fork(): drop what is the master's (probes,
- * the status page, the other workers' sockets, timers) and move this
- * worker's backends[] into its shared table. Counters start at 0: the
- * master kept those of the worker that was here before.
+ * the other workers' sockets, timers; the status page: workers_drop) and
+ * move this worker's backends[] into its shared table. Counters start at
+ * 0: the master kept those of the worker that was here before.
  */
 static void
 become_worker(int k, int fd)
@@ -590,7 +592,8 @@ become_worker(int k, int fd)
 	pool_quiet = 1;
 	pool_busy_elsewhere = NULL;
 	pool_requests_gone = 0;		/* the master's, not this worker's */
-	status_stop();
+	if (workers_drop != NULL)
+		workers_drop();
 	for (j = 0; j < nworkers; j++) {
 		timer_disarm(&workers[j].restart);
 		if (workers[j].fd >= 0) {

@@ -26,4 +26,12 @@ int	workers_info(int k, long *pid, unsigned long long *restarts,
 void	workers_publish(void);	/* a worker, once a loop pass */
 void	workers_free(void);
 
+/*
+ * TEMPORARY: run by a worker just forked, to drop the status page, which
+ * is the master's: status_listen() sets it to status_stop(). To go once
+ * main.c's worker_run() calls status_stop() itself: workers.c then need
+ * not know the status page, which reads the workers (report.c).
+ */
+extern void (*workers_drop)(void);
+
 #endif
