@@ -183,7 +183,7 @@ close_backend(struct client *c, int reusable)
 {
 	if (c->bc != NULL) {
 		c->bc->be->bytes += (unsigned long long)c->sent;
-		pool_give_back(c->bc, reusable);	/* closes it if not */
+		bconn_give_back(c->bc, reusable);	/* closes it if not */
 	} else if (c->bfd >= 0) {
 		loop_unwatch(c->bfd);
 		close(c->bfd);
@@ -661,7 +661,7 @@ connect_next(struct client *c)
 		timer_arm(&c->timer, loop_now() + cfg.connect_ms / 1e3);
 		stash_request(c);
 		update(c);
-	} else if ((errno == EMFILE || errno == ENFILE) && pool_shed_idle()) {
+	} else if ((errno == EMFILE || errno == ENFILE) && bconn_shed_idle()) {
 		connect_next(c);	/* an idle connection made way */
 	} else if (errno == EMFILE || errno == ENFILE) {
 		answer_short_of(c, "sockets");
@@ -744,9 +744,9 @@ choose_backend_or(struct client *c, const char *why)
 {
 	int b;
 
-	if (c->tries > cfg.retries || c->tries >= pool_count(1) ||
-	    (b = pool_pick()) < 0) {
-		pool_failed(NULL);	/* no retry follows: no one sits out */
+	if (c->tries > cfg.retries || c->tries >= backend_count(1) ||
+	    (b = balance_pick()) < 0) {
+		balance_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
 			answer(c, 502, "Bad Gateway", "", why);
 		else
@@ -759,7 +759,7 @@ choose_backend_or(struct client *c, const char *why)
 	c->tb = loop_now();
 	reset_exchange(c);
 	if ((c->idempotent || c->nreq > 1) && !c->upgrade &&
-	    (c->bc = pool_take(c->be)) != NULL) {
+	    (c->bc = bconn_take(c->be)) != NULL) {
 		c->reused = 1;
 		c->bfd = c->bc->fd;
 		start_exchange(c);
@@ -802,7 +802,7 @@ connect_done(struct client *c)
 		connect_next(c);
 		return;
 	}
-	if ((c->bc = pool_new(c->be, c->bfd)) == NULL) {
+	if ((c->bc = bconn_new(c->be, c->bfd)) == NULL) {
 		answer_short_of(c, "memory");
 		return;
 	}
@@ -912,7 +912,7 @@ no_response(struct client *c, const char *why, int retry)
 		connect_next(c);
 		return;
 	}
-	pool_failed(c->be);	/* the next pick is another, if one is up */
+	balance_failed(c->be);	/* the next pick is another, if one is up */
 	choose_backend_or(c, why);
 }
 
@@ -1743,7 +1743,7 @@ add_client(int fd)
 /*
  * A -w worker is full at its -m clients, or when one more client could
  * take its descriptors past fd_cap: a client and its backend take two
- * (idle pooled ones make way: pool_shed_idle()), and FD_MARGIN are for
+ * (idle pooled ones make way: bconn_shed_idle()), and FD_MARGIN are for
  * the rest (stdio, the signal pipe and socketpair, the listener).
  */
 #define FD_MARGIN	16

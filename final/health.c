@@ -34,10 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "config.h"
 #include "health.h"
 #include "log.h"
-#include "pool.h"
 
 static void probe_connect(struct backend *be);
 
@@ -159,7 +159,7 @@ health_judge(struct backend *be, int passed, int live, const char *why)
  * could not connect (live 1). A worker does not judge: it tells the
  * master, so that every worker sees one state. (Whether the retry of
  * that live request may land on be again is the balancer's business:
- * conn.c tells pool_failed() itself.)
+ * conn.c tells balance_failed() itself.)
  */
 void
 health_result(struct backend *be, int passed, int live, const char *why)
@@ -472,7 +472,7 @@ health_retry_after(double now)
 		const struct backend *be = &backends[i];
 		const struct check *k = &be->check;
 
-		if (!pool_usable(be))
+		if (!backend_usable(be))
 			continue;	/* drained or gone: no help coming */
 		t = k->stage == CHECK_IDLE ? k->timer.when : k->started;
 		if (!be->up)

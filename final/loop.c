@@ -431,7 +431,7 @@ loop_run_wait(double max_s)
 /*
  * Did this pass's wait find fd readable, with its callback still to
  * come? (A descriptor registered during the pass is a new socket that
- * the wait never saw: no.) pool.c asks it of an idle connection before
+ * the wait never saw: no.) bconn.c asks it of an idle connection before
  * lending it, for free, where a recv(MSG_PEEK) would cost a system call
  * on every request.
  */

@@ -304,7 +304,7 @@ parse_args(int argc, char **argv)
 				bad_arg(why, "-l", optarg);
 			break;
 		case 'b':
-			if (pool_add(optarg, &why) < 0)
+			if (backend_add(optarg, &why) < 0)
 				bad_arg(why, "-b", optarg);
 			break;
 		case 'f':
@@ -395,7 +395,7 @@ parse_args(int argc, char **argv)
 	if (optind < argc)
 		bad_arg("unexpected argument", "argument", argv[optind]);
 	if (cfg.backend_file != NULL &&
-	    pool_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
+	    roster_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lb: bad -f: %s\n", err);
 		exit(2);
 	}
@@ -514,7 +514,7 @@ drain_over(void *arg)
 }
 
 /*
- * SIGHUP: read -f FILE again. Backends change (pool_load() says how);
+ * SIGHUP: read -f FILE again. Backends change (roster_load() says how);
  * no client connection is touched.
  */
 static void
@@ -526,7 +526,7 @@ reload(void)
 		log_event("SIGHUP: no -f FILE to read again; nothing changed");
 		return;
 	}
-	if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
+	if (roster_load(cfg.backend_file, 0, err, sizeof(err)) < 0)
 		log_event("reload failed, the running backends stay: %s", err);
 	else
 		workers_broadcast();	/* -w N: every worker, the new set */
@@ -636,7 +636,7 @@ serve(void)
 			break;
 		}
 		conn_reap();
-		pool_reap();
+		backend_reap();
 		workers_publish();
 		log_flush();
 	}
@@ -644,7 +644,7 @@ serve(void)
 	buf_free_spares();
 	status_stop();
 	health_stop();
-	pool_free();
+	roster_free();
 	workers_free();		/* the master: waits for every worker */
 	log_close();
 	loop_free();
@@ -673,7 +673,7 @@ main(int argc, char **argv)
 	log_init();
 	fit_descriptors();
 	timer_init(&drain_timer, drain_over, NULL);
-	if (pool_resolve() < 0 || setup_signals() < 0)
+	if (backend_resolve() < 0 || setup_signals() < 0)
 		return 1;
 	if ((lfd = addr_listen(&cfg.listen, "-l")) < 0 || status_listen() < 0)
 		return 1;

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "backend.h"
 #include "buf.h"
+#include "config.h"
 #include "conn.h"
 #include "log.h"
-#include "pool.h"
 #include "report.h"
 #include "workers.h"
 
@@ -272,7 +272,7 @@ static void
 totals(struct totals *t)
 {
 	t->up = count_up();
-	t->backends = pool_count(0);
+	t->backends = backend_count(0);
 	t->clients = conn_count();
 	buf_counts(&t->lent, &t->spare);
 	conn_tunnels(&t->tunnels, &t->tunnels_total);
@@ -351,7 +351,7 @@ report_text(struct sbuf *b, double now, double started)
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
 		    "bytes; connections %d active, %d idle, %llu opened\n",
-		    be->addr.str, pool_state(be), now - be->since,
+		    be->addr.str, backend_state(be), now - be->since,
 		    w.since, be->why, w.last, w.next, w.progress, be->weight,
 		    be->requests, be->failures, be->bytes, be->active,
 		    be->nidle, be->connects);
@@ -427,7 +427,7 @@ report_html(struct sbuf *b, double now, double started)
 		sbuf_escaped(b, be->addr.str, REPORT_HTML);
 		sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
 		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-		    pool_state(be), now - be->since, w.since);
+		    backend_state(be), now - be->since, w.since);
 		sbuf_escaped(b, be->why, REPORT_HTML);
 		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 		    w.progress, w.next);
@@ -464,8 +464,8 @@ report_json(struct sbuf *b, double now, double started)
 		if (be->slot == BE_FREE)
 			continue;
 		since_text(be, now, since, sizeof(since));
-		for (j = 0; pool_state(be)[j] != '\0' && j < 7; j++)
-			state[j] = (char)(pool_state(be)[j] - 'A' + 'a');
+		for (j = 0; backend_state(be)[j] != '\0' && j < 7; j++)
+			state[j] = (char)(backend_state(be)[j] - 'A' + 'a');
 		state[j] = '\0';
 		sbuf_printf(b, "%s\n  {\"name\": \"", n++ > 0 ? "," : "");
 		sbuf_escaped(b, be->addr.str, REPORT_JSON);

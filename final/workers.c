@@ -39,13 +39,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "health.h"
 #include "log.h"
 #include "loop.h"
-#include "pool.h"
+#include "roster.h"
 #include "workers.h"
 
 #define LINE_MAX_	600	/* a table line: "f HOST:PORT,weight=N,drain ..." */
@@ -205,7 +206,7 @@ worker_line(struct worker *w, char *line)
 	if ((why = strchr(addr, ' ')) == NULL)
 		return;
 	*why++ = '\0';
-	if ((be = pool_find(addr, line[5] == 'f')) != NULL)
+	if ((be = backend_find(addr, line[5] == 'f')) != NULL)
 		health_judge(be, 0, 1, why);
 }
 
@@ -264,7 +265,7 @@ add_counts(struct backend *sum, const struct backend *t)
 /*
  * The master's backends[] take the sums of every worker's counters, and
  * of the workers that died (retired): for the status page, and for
- * pool_reap() to know when a removed backend is done everywhere.
+ * backend_reap() to know when a removed backend is done everywhere.
  */
 void
 workers_gather(void)
@@ -313,7 +314,7 @@ retire(int k)
 	memset(&shared[k], 0, sizeof(shared[k]));
 }
 
-/* Is be still in use by some worker? (pool_reap() in the master.) */
+/* Is be still in use by some worker? (backend_reap() in the master.) */
 static int
 busy_elsewhere(struct backend *be)
 {
@@ -503,7 +504,7 @@ table_line(char *line)
 	double next;
 
 	if (strcmp(line, "end") == 0) {
-		if (pool_apply(want, nwant, POOL_SYNC, err, sizeof(err)) < 0)
+		if (roster_apply(want, nwant, ROSTER_SYNC, err, sizeof(err)) < 0)
 			log_event("the master's table is not applied: %s", err);
 		nwant = 0;
 		return;
@@ -516,7 +517,7 @@ table_line(char *line)
 		return;
 	*rest++ = '\0';
 	if (sscanf(rest, "%d %d %lf", &up, &passes, &next) != 3 ||
-	    pool_parse(spec, &want[nwant], &why) < 0)
+	    backend_parse(spec, &want[nwant], &why) < 0)
 		return;
 	want[nwant].from_file = line[0] == 'f';
 	want[nwant].up = up;
@@ -567,7 +568,7 @@ workers_publish(void)
 	s->clients = conn_count();
 	buf_counts(&s->lent, &s->spare);
 	conn_tunnels(&s->tunnels, &s->tunnels_total);
-	s->requests_gone = pool_requests_gone;
+	s->requests_gone = backend_requests_gone;
 	access = events = 0;
 	log_dropped(&access, &events);
 	s->access_dropped = access;
@@ -589,9 +590,9 @@ become_worker(int k, int fd)
 	health_off = 1;
 	health_tell = tell_master;
 	health_changed = NULL;
-	pool_quiet = 1;
-	pool_busy_elsewhere = NULL;
-	pool_requests_gone = 0;		/* the master's, not this worker's */
+	backend_quiet = 1;
+	backend_busy_elsewhere = NULL;
+	backend_requests_gone = 0;		/* the master's, not this worker's */
 	if (workers_drop != NULL)
 		workers_drop();
 	for (j = 0; j < nworkers; j++) {
@@ -605,7 +606,7 @@ become_worker(int k, int fd)
 		workers[j].out = NULL;
 	}
 	memset(&shared[k], 0, sizeof(shared[k]));
-	pool_move(shared[k].table);
+	backend_move(shared[k].table);
 	me = k + 1;
 	master_fd = fd;
 	log_worker(me);
@@ -705,7 +706,7 @@ workers_start(int n, int fd, int (*run)(void))
 	lfd = fd;
 	run_worker = run;
 	health_changed = workers_broadcast;
-	pool_busy_elsewhere = busy_elsewhere;
+	backend_busy_elsewhere = busy_elsewhere;
 	for (k = 0; k < n; k++) {
 		workers[k].fd = -1;
 		timer_init(&workers[k].restart, restart_due, &workers[k]);
