@@ -358,24 +358,10 @@ report_text(struct sbuf *b, double now, double started)
 	}
 }
 
+/* The page's head, its style, and the line on lb as a whole. */
 static void
-report_html(struct sbuf *b, double now, double started)
+html_top(struct sbuf *b, const struct totals *t, double now, double started)
 {
-	static const char *const cols[] = { "backend", "state", "for", "why",
-	    "rise/fall", "next check", "last check", "weight", "requests",
-	    "failures", "bytes", "active / idle", NULL };
-	/* What a heading means, where its name alone may mislead. */
-	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
-	    NULL, NULL, "requests for each one a weight 1 backend gets",
-	    "responses relayed to clients",
-	    "connects by live traffic that failed (a 5xx is not one)",
-	    "sent to clients", "connections carrying a request / kept idle",
-	    NULL };
-	struct words w;
-	struct totals t;
-	int i;
-
-	totals(&t);
 	sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
 	    "content=\"2\">\n<title>lb status</title>\n<style>\n"
@@ -399,14 +385,25 @@ report_html(struct sbuf *b, double now, double started)
 	    "in all. This page refreshes every 2 s; also as "
 	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
 	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n",
-	    t.up, t.backends, t.clients, now - started, t.lent, t.spare,
-	    t.tunnels, t.tunnels_total);
-	dropped_line(b, &t, REPORT_HTML);
-	if (t.workers > 0) {
-		sbuf_printf(b, "<p><small>");
-		worker_lines(b, REPORT_HTML);
-		sbuf_printf(b, "</small></p>\n");
-	}
+	    t->up, t->backends, t->clients, now - started, t->lent, t->spare,
+	    t->tunnels, t->tunnels_total);
+}
+
+/* The table's heading row: a tip where a name alone may mislead. */
+static void
+html_columns(struct sbuf *b)
+{
+	static const char *const cols[] = { "backend", "state", "for", "why",
+	    "rise/fall", "next check", "last check", "weight", "requests",
+	    "failures", "bytes", "active / idle", NULL };
+	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, "requests for each one a weight 1 backend gets",
+	    "responses relayed to clients",
+	    "connects by live traffic that failed (a 5xx is not one)",
+	    "sent to clients", "connections carrying a request / kept idle",
+	    NULL };
+	int i;
+
 	sbuf_printf(b, "<div class=\"t\"><table>\n<tr>");
 	for (i = 0; cols[i] != NULL; i++)
 		if (tips[i] != NULL)
@@ -415,29 +412,51 @@ report_html(struct sbuf *b, double now, double started)
 		else
 			sbuf_printf(b, "<th>%s</th>", cols[i]);
 	sbuf_printf(b, "</tr>\n");
-	for (i = 0; i < nbackends; i++) {
-		const struct backend *be = &backends[i];
+}
 
-		if (be->slot == BE_FREE)
-			continue;
-		describe(be, now, &w);
-		sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
-		    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
-		    "down", i + 1);
-		sbuf_escaped(b, be->addr.str, REPORT_HTML);
-		sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
-		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-		    backend_state(be), now - be->since, w.since);
-		sbuf_escaped(b, be->why, REPORT_HTML);
-		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
-		    w.progress, w.next);
-		sbuf_escaped(b, w.last, REPORT_HTML);
-		sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
-		    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
-		    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
-		    "</td></tr>\n", be->weight, be->requests, be->failures,
-		    be->bytes, be->active, be->nidle, be->connects);
+/* One backend's row; i: its slot, for the row's id. */
+static void
+html_row(struct sbuf *b, const struct backend *be, int i, double now)
+{
+	struct words w;
+
+	describe(be, now, &w);
+	sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
+	    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
+	    "down", i + 1);
+	sbuf_escaped(b, be->addr.str, REPORT_HTML);
+	sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
+	    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
+	    backend_state(be), now - be->since, w.since);
+	sbuf_escaped(b, be->why, REPORT_HTML);
+	sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
+	    w.progress, w.next);
+	sbuf_escaped(b, w.last, REPORT_HTML);
+	sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
+	    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
+	    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
+	    "</td></tr>\n", be->weight, be->requests, be->failures,
+	    be->bytes, be->active, be->nidle, be->connects);
+}
+
+static void
+report_html(struct sbuf *b, double now, double started)
+{
+	struct totals t;
+	int i;
+
+	totals(&t);
+	html_top(b, &t, now, started);
+	dropped_line(b, &t, REPORT_HTML);
+	if (t.workers > 0) {
+		sbuf_printf(b, "<p><small>");
+		worker_lines(b, REPORT_HTML);
+		sbuf_printf(b, "</small></p>\n");
 	}
+	html_columns(b);
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot != BE_FREE)
+			html_row(b, &backends[i], i, now);
 	sbuf_printf(b, "</table></div>\n</body></html>\n");
 }
 

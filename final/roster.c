@@ -128,48 +128,45 @@ read_file(const char *path, struct backend *want, int *nwant, char *err,
 }
 
 /*
- * Make the running set want[0..nwant) (each entry's addr, from_file,
- * weight, drain; and up, passes and check.timer.when for ROSTER_SYNC).
- * A backend is the same one if its name and origin (-b or -f) are: it
- * keeps its state, its counters and its idle connections. A new one
- * starts up at start-up (ROSTER_START, as HAProxy does), down on a reload
- * (ROSTER_RELOAD: probed at once, it takes traffic once RISE checks pass,
- * as any backend coming back does), or as the master says (ROSTER_SYNC,
- * in a worker: workers.c). One missing from want[] goes GONE.
- *
- * Anything wrong (a name that does not resolve, no room) changes
- * nothing: -1, and why in err. getaddrinfo() blocks: for a numeric
- * address it returns at once, for a name it may wait on DNS, with the
- * loop stopped (once per reload).
+ * Can want[] be applied? Room for the new ones (GONE slots still count),
+ * and an address for each (not at start-up: backend_resolve() does them
+ * all). 0, or -1 with why in err and nothing changed. getaddrinfo()
+ * blocks: for a numeric address it returns at once, for a name it may
+ * wait on DNS, with the loop stopped (once per reload).
  */
-int
-roster_apply(struct backend *want, int nwant, enum roster_how how, char *err,
+static int
+make_ready(struct backend *want, int nwant, enum roster_how how, char *err,
     size_t n)
 {
-	static struct changes did[3];	/* added, removed, changed */
-	struct backend *be;
-	int i, j, fresh = 0;
-	double now = loop_now();
+	int i, fresh = 0;
 
 	for (i = 0; i < nwant; i++)
-		fresh += backend_lookup(want[i].addr.str, want[i].from_file) == NULL;
+		fresh += backend_lookup(want[i].addr.str,
+		    want[i].from_file) == NULL;
 	if (fresh > MAX_BACKENDS - backend_slots_used()) {
 		snprintf(err, n, "too many backends (%d at most, counting "
 		    "removed ones still finishing)", MAX_BACKENDS);
 		return -1;
 	}
 	for (i = 0; i < nwant && how != ROSTER_START; i++)
-		if (backend_lookup(want[i].addr.str, want[i].from_file) == NULL &&
-		    addr_resolve(&want[i].addr, 0, &want[i].addrs) < 0) {
+		if (backend_lookup(want[i].addr.str, want[i].from_file) ==
+		    NULL && addr_resolve(&want[i].addr, 0, &want[i].addrs) < 0) {
 			snprintf(err, n, "cannot resolve %s", want[i].addr.str);
 			while (i-- > 0)
 				if (want[i].addrs != NULL)
 					freeaddrinfo(want[i].addrs);
 			return -1;
 		}
+	return 0;
+}
 
-	/* From here on, nothing fails. */
-	memset(did, 0, sizeof(did));
+/* Every backend of the running set that want[] lacks goes GONE. */
+static void
+remove_unwanted(const struct backend *want, int nwant, struct changes *did)
+{
+	struct backend *be;
+	int i, j;
+
 	for (i = 0; i < nbackends; i++) {
 		be = &backends[i];
 		if (be->slot != BE_LIVE)
@@ -180,51 +177,100 @@ roster_apply(struct backend *want, int nwant, enum roster_how how, char *err,
 				break;
 		if (j == nwant) {
 			remove_backend(be);
-			change_add(&did[1], be, 0);
+			change_add(did, be, 0);
 		}
 	}
+}
+
+/*
+ * w joins the running set: into a free slot (room was counted), or
+ * back into its GONE slot, not yet finished. Returns its slot.
+ */
+static struct backend *
+join(const struct backend *w, enum roster_how how, struct changes *added)
+{
+	struct backend *be = backend_lookup(w->addr.str, w->from_file);
+
+	if (be == NULL) {
+		be = backend_slot();
+		*be = *w;
+		be->slot = BE_LIVE;
+		be->up = how == ROSTER_START || (how == ROSTER_SYNC && w->up);
+		snprintf(be->why, sizeof(be->why), how == ROSTER_RELOAD ?
+		    "added by reload, not yet checked" : "assumed up at start");
+	} else {
+		backend_back(be);
+		/* Not probed while it was gone: as new, not as it was. */
+		be->up = how == ROSTER_SYNC && w->up;
+		be->passes = be->fails = be->fails_live = 0;
+		be->in_turn = -1;
+		snprintf(be->why, sizeof(be->why), "added by reload, not yet "
+		    "checked");
+	}
+	if (how == ROSTER_RELOAD)
+		health_begin(be, loop_now());
+	if (how != ROSTER_START)
+		change_add(added, be, 0);
+	return be;
+}
+
+/* be, in the running set, takes w's weight and drain, if they differ. */
+static void
+change_options(struct backend *be, const struct backend *w,
+    struct changes *changed)
+{
+	if (be->weight == w->weight && be->drain == w->drain)
+		return;
+	be->weight = w->weight;
+	be->drain = w->drain;
+	be->in_turn = -1;	/* the next pick starts afresh */
+	if (be->drain)
+		bconn_close_idle(be);
+	change_add(changed, be, 1);
+}
+
+/* A worker: be's health is what the master's table w says. */
+static void
+sync_health(struct backend *be, const struct backend *w)
+{
+	if (be->up != w->up)
+		be->in_turn = -1;
+	be->up = w->up;
+	be->passes = w->passes;
+	be->check.timer.when = w->check.timer.when;
+}
+
+/*
+ * Make the running set want[0..nwant) (each entry's addr, from_file,
+ * weight, drain; and up, passes and check.timer.when for ROSTER_SYNC).
+ * A backend is the same one if its name and origin (-b or -f) are: it
+ * keeps its state, its counters and its idle connections. A new one
+ * starts up at start-up (ROSTER_START, as HAProxy does), down on a
+ * reload (ROSTER_RELOAD: probed at once, it takes traffic once RISE
+ * checks pass, as any backend coming back does), or as the master says
+ * (ROSTER_SYNC, in a worker: workers.c). One missing from want[] goes
+ * GONE. Anything wrong (a name that does not resolve, no room) changes
+ * nothing: -1, and why in err.
+ */
+int
+roster_apply(struct backend *want, int nwant, enum roster_how how, char *err,
+    size_t n)
+{
+	static struct changes did[3];	/* added, removed, changed */
+	struct backend *be;
+	int i;
+
+	if (make_ready(want, nwant, how, err, n) < 0)
+		return -1;
+	memset(did, 0, sizeof(did));
+	remove_unwanted(want, nwant, &did[1]);
 	for (i = 0; i < nwant; i++) {
-		if ((be = backend_lookup(want[i].addr.str, want[i].from_file)) == NULL) {
-			be = backend_slot();	/* room was counted above */
-			*be = want[i];
-			be->slot = BE_LIVE;
-			be->up = how == ROSTER_START || (how == ROSTER_SYNC &&
-			    want[i].up);
-			snprintf(be->why, sizeof(be->why), how == ROSTER_RELOAD ?
-			    "added by reload, not yet checked" : "assumed up at "
-			    "start");
-			if (how == ROSTER_RELOAD)
-				health_begin(be, now);
-			if (how != ROSTER_START)
-				change_add(&did[0], be, 0);
-		} else if (be->slot == BE_GONE) {	/* back before it went */
-			backend_back(be);
-			/* Not probed while it was gone: as new, not as it was. */
-			be->up = how == ROSTER_SYNC && want[i].up;
-			be->passes = be->fails = be->fails_live = 0;
-			be->in_turn = -1;
-			snprintf(be->why, sizeof(be->why), "added by reload, "
-			    "not yet checked");
-			if (how == ROSTER_RELOAD)
-				health_begin(be, now);
-			change_add(&did[0], be, 0);
-		}
-		if (be->weight != want[i].weight ||
-		    be->drain != want[i].drain) {
-			be->weight = want[i].weight;
-			be->drain = want[i].drain;
-			be->in_turn = -1;	/* the next pick starts afresh */
-			if (be->drain)
-				bconn_close_idle(be);
-			change_add(&did[2], be, 1);
-		}
-		if (how == ROSTER_SYNC) {		/* the master's view of health */
-			if (be->up != want[i].up)
-				be->in_turn = -1;
-			be->up = want[i].up;
-			be->passes = want[i].passes;
-			be->check.timer.when = want[i].check.timer.when;
-		}
+		be = backend_find(want[i].addr.str, want[i].from_file);
+		if (be == NULL)
+			be = join(&want[i], how, &did[0]);
+		change_options(be, &want[i], &did[2]);
+		if (how == ROSTER_SYNC)		/* the master's view of health */
+			sync_health(be, &want[i]);
 	}
 	if (how == ROSTER_RELOAD)
 		log_reload(cfg.backend_file, did);
