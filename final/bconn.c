@@ -123,17 +123,18 @@ bconn_take(struct backend *be)
  * a request is not sent on a connection the backend is closing (the
  * keep-alive race, conn.c).
  */
-static double
-idle_s(const struct bconn *bc)
+static long
+idle_ms(const struct bconn *bc)
 {
-	double s = cfg.pool_ms / 1e3, hint = bc->keep_s;
+	long ms = cfg.pool_ms, hint;
 
-	if (hint >= 0) {
-		hint = hint >= 2 ? hint - 1 : hint / 2;
-		if (hint < s)
-			s = hint;
+	if (bc->keep_s >= 0) {
+		hint = bc->keep_s >= 2 ? (bc->keep_s - 1) * 1000L :
+		    bc->keep_s * 500L;
+		if (hint < ms)
+			ms = hint;
 	}
-	return s;
+	return ms;
 }
 
 /* A client is done with bc: keep it for the next request, or close it. */
@@ -152,7 +153,7 @@ bconn_give_back(struct bconn *bc, int reusable)
 	bc->next = be->idle;
 	be->idle = bc;
 	be->nidle++;
-	timer_arm(&bc->timer, loop_now() + idle_s(bc));
+	timer_arm_ms(&bc->timer, idle_ms(bc));
 }
 
 /*

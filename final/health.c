@@ -39,7 +39,7 @@
 #include "health.h"
 #include "log.h"
 
-static void probe_connect(struct backend *be);
+static void probe_connect(struct backend *be, int failed);
 
 static const char *
 plural(int n)
@@ -310,12 +310,7 @@ on_probe(void *arg, int fd, int events)
 	switch (k->stage) {
 	case CHECK_CONNECT:
 		if ((err = addr_connect_error(k->fd)) != 0) {
-			loop_unwatch(k->fd);
-			close(k->fd);
-			k->fd = -1;
-			k->ai = k->ai->ai_next;
-			errno = err;
-			probe_connect(be);	/* the next address, or fail */
+			probe_connect(be, err);	/* the next address, or fail */
 			return;
 		}
 		k->stage = CHECK_SEND;
@@ -351,23 +346,24 @@ probe_skip(struct backend *be)
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 
-/* Connect to k->ai or the next address that works; errno says why not. */
+/*
+ * Connect to k->ai, or (failed: the errno of the connect to k->ai) to
+ * the next address that works.
+ */
 static void
-probe_connect(struct backend *be)
+probe_connect(struct backend *be, int failed)
 {
 	struct check *k = &be->check;
-	int fd;
 
-	if (addr_connect_from(&k->ai, &fd) < 0) {
+	if (addr_connect_next(&k->ai, &k->fd, failed) < 0) {
 		if (errno == EMFILE || errno == ENFILE)
 			probe_skip(be);
 		else
 			probe_finish(be, 0, "connect: %s", strerror(errno));
 		return;
 	}
-	k->fd = fd;
 	k->stage = CHECK_CONNECT;
-	loop_watch(fd, EV_WRITE, on_probe, be);
+	loop_watch(k->fd, EV_WRITE, on_probe, be);
 }
 
 /* The timer: time for the next probe, or the probe in flight is late. */
@@ -386,8 +382,8 @@ on_probe_timer(void *arg)
 	k->sent = k->got = 0;
 	k->status = 0;
 	k->ai = be->addrs;
-	timer_arm(&k->timer, k->started + cfg.check_ms / 1e3);
-	probe_connect(be);
+	timer_arm_ms(&k->timer, cfg.check_ms);
+	probe_connect(be, 0);
 }
 
 /* be's probe, from nothing: the first one at `at`. */

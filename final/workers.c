@@ -625,7 +625,7 @@ start_worker(int k)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
 		log_event("worker %d: socketpair: %s; trying again in 1 s",
 		    k + 1, strerror(errno));
-		timer_arm(&w->restart, loop_now() + 1);
+		timer_arm_ms(&w->restart, 1000);
 		return;
 	}
 	log_flush();		/* nothing buffered is written twice */
@@ -648,7 +648,7 @@ start_worker(int k)
 		    strerror(err));
 		close(sv[0]);
 		close(sv[1]);
-		timer_arm(&w->restart, loop_now() + 1);
+		timer_arm_ms(&w->restart, 1000);
 		return;
 	}
 	if (pid == 0) {
