@@ -138,8 +138,9 @@ respond(struct sclient *s, const char *status, const char *type,
 	timer_arm_ms(&s->timer, STATUS_WAIT_MS);
 }
 
+/* A whole request head came: the page it asks for, or why not. */
 static void
-answer(struct sclient *s, const struct http_msg *m)
+serve_request(struct sclient *s, const struct http_msg *m)
 {
 	static const char *const types[] = { "text/plain; charset=utf-8",
 	    "text/html; charset=utf-8", "application/json",
@@ -180,7 +181,7 @@ on_read(struct sclient *s)
 	s->got += (size_t)r;
 	n = http_parse_request(s->in, s->got, sizeof(s->in), &m);
 	if (n > 0) {
-		answer(s, &m);
+		serve_request(s, &m);
 	} else if (n < 0 || s->got == sizeof(s->in)) {
 		sbuf_printf(&body, "400 Bad Request\n");
 		respond(s, "400 Bad Request", "text/plain", "", &body, 0);
