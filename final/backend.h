@@ -71,6 +71,7 @@ struct backend {
 	enum slot slot;
 	int	from_file;	/* -f: a reload may change or remove it */
 	int	drain;		/* ,drain: no new requests, still probed */
+	double	drain_since;	/* when a reload drained it; 0: at start */
 	struct hostport addr;
 	struct addrinfo *addrs;	/* resolved once, when it joins */
 	int	weight;		/* -b HOST:PORT,weight=N (default 1) */

@@ -191,12 +191,25 @@ count_up(void)
 }
 
 /*
- * When be last changed state, as a UTC date and time. The loop's clock
- * is monotonic, not a date: it is tied to the wall clock once, at the
- * first report, so the same moment prints the same way every time.
+ * When the state the text and HTML pages show began: UP or DOWN when up
+ * last changed, DRAIN when a reload drained it (or lb started, if it was
+ * drained from the start). status.json and /metrics keep to up and down.
+ */
+static double
+state_since(const struct backend *be, double started)
+{
+	if (be->slot == BE_LIVE && be->drain)
+		return be->drain_since > 0 ? be->drain_since : started;
+	return be->since;
+}
+
+/*
+ * A moment on the loop's clock (since), as a UTC date and time. That
+ * clock is monotonic, not a date: it is tied to the wall clock once, at
+ * the first report, so the same moment prints the same way every time.
  */
 static void
-since_text(const struct backend *be, double now, char *out, size_t n)
+since_text(double since, double now, char *out, size_t n)
 {
 	static time_t wall0;
 	static double mono0;
@@ -207,8 +220,7 @@ since_text(const struct backend *be, double now, char *out, size_t n)
 		wall0 = time(NULL);
 		mono0 = now;
 	}
-	t = wall0 + (time_t)(be->since - mono0 + (be->since >= mono0 ? 0.5 :
-	    -0.5));
+	t = wall0 + (time_t)(since - mono0 + (since >= mono0 ? 0.5 : -0.5));
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -249,13 +261,18 @@ next_text(const struct backend *be, double now, char *out, size_t n)
 
 /* What the text and HTML pages say about one backend, in words. */
 struct words {
+	double	in_state;	/* seconds in the state shown */
 	char	since[32], progress[32], last[160], next[32];
 };
 
 static void
-describe(const struct backend *be, double now, struct words *w)
+describe(const struct backend *be, double now, double started,
+    struct words *w)
 {
-	since_text(be, now, w->since, sizeof(w->since));
+	double since = state_since(be, started);
+
+	w->in_state = now - since;
+	since_text(since, now, w->since, sizeof(w->since));
 	progress_text(be, w->progress, sizeof(w->progress));
 	last_text(be, w->last, sizeof(w->last));
 	next_text(be, now, w->next, sizeof(w->next));
@@ -313,15 +330,20 @@ worker_lines(struct sbuf *b, enum report_format f)
 		sbuf_printf(b, ", \"workers\": [");
 	for (k = 0; workers_info(k, &pid, &restarts, &clients,
 	    &requests) == 0; k++) {
-		if (f == REPORT_JSON)
+		if (f == REPORT_JSON) {
 			sbuf_printf(b, "%s{\"pid\": %ld, \"restarts\": %llu, "
 			    "\"clients\": %d, \"requests\": %llu}", k > 0 ?
 			    ", " : "", pid, restarts, clients, requests);
+			continue;
+		}
+		sbuf_printf(b, "%sworker %d: pid %ld, %d clients, %llu "
+		    "requests, started again ", f == REPORT_HTML ? "<br>" : "",
+		    k + 1, pid, clients, requests);
+		if (restarts == 1)
+			sbuf_printf(b, "once");
 		else
-			sbuf_printf(b, "%sworker %d: pid %ld, %d clients, %llu "
-			    "requests, started again %llu times%s", f ==
-			    REPORT_HTML ? "<br>" : "", k + 1, pid, clients,
-			    requests, restarts, f == REPORT_HTML ? "" : "\n");
+			sbuf_printf(b, "%llu times", restarts);
+		sbuf_printf(b, "%s", f == REPORT_HTML ? "" : "\n");
 	}
 	if (f == REPORT_JSON)
 		sbuf_printf(b, "]");
@@ -346,12 +368,12 @@ report_text(struct sbuf *b, double now, double started)
 
 		if (be->slot == BE_FREE)
 			continue;
-		describe(be, now, &w);
+		describe(be, now, started, &w);
 		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
 		    "bytes; connections %d active, %d idle, %llu opened\n",
-		    be->addr.str, backend_state(be), now - be->since,
+		    be->addr.str, backend_state(be), w.in_state,
 		    w.since, be->why, w.last, w.next, w.progress, be->weight,
 		    be->requests, be->failures, be->bytes, be->active,
 		    be->nidle, be->connects);
@@ -416,18 +438,19 @@ html_columns(struct sbuf *b)
 
 /* One backend's row; i: its slot, for the row's id. */
 static void
-html_row(struct sbuf *b, const struct backend *be, int i, double now)
+html_row(struct sbuf *b, const struct backend *be, int i, double now,
+    double started)
 {
 	struct words w;
 
-	describe(be, now, &w);
+	describe(be, now, started, &w);
 	sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
 	    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
 	    "down", i + 1);
 	sbuf_escaped(b, be->addr.str, REPORT_HTML);
 	sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
 	    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-	    backend_state(be), now - be->since, w.since);
+	    backend_state(be), w.in_state, w.since);
 	sbuf_escaped(b, be->why, REPORT_HTML);
 	sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 	    w.progress, w.next);
@@ -456,7 +479,7 @@ report_html(struct sbuf *b, double now, double started)
 	html_columns(b);
 	for (i = 0; i < nbackends; i++)
 		if (backends[i].slot != BE_FREE)
-			html_row(b, &backends[i], i, now);
+			html_row(b, &backends[i], i, now, started);
 	sbuf_printf(b, "</table></div>\n</body></html>\n");
 }
 
@@ -482,7 +505,7 @@ report_json(struct sbuf *b, double now, double started)
 
 		if (be->slot == BE_FREE)
 			continue;
-		since_text(be, now, since, sizeof(since));
+		since_text(be->since, now, since, sizeof(since));
 		for (j = 0; backend_state(be)[j] != '\0' && j < 7; j++)
 			state[j] = (char)(backend_state(be)[j] - 'A' + 'a');
 		state[j] = '\0';

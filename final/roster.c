@@ -207,6 +207,8 @@ join(const struct backend *w, enum roster_how how, struct changes *added)
 		snprintf(be->why, sizeof(be->why), "added by reload, not yet "
 		    "checked");
 	}
+	if (how != ROSTER_START && be->drain)
+		be->drain_since = loop_now();	/* joins drained: from now */
 	if (how == ROSTER_RELOAD)
 		health_begin(be, loop_now());
 	if (how != ROSTER_START)
@@ -221,6 +223,8 @@ change_options(struct backend *be, const struct backend *w,
 {
 	if (be->weight == w->weight && be->drain == w->drain)
 		return;
+	if (w->drain && !be->drain)
+		be->drain_since = loop_now();
 	be->weight = w->weight;
 	be->drain = w->drain;
 	be->in_turn = -1;	/* the next pick starts afresh */
