@@ -113,7 +113,7 @@ const char *backend_state(const struct backend *be);
 void	backend_gone(struct backend *be);
 void	backend_back(struct backend *be);
 int	backend_resolve(void);
-void	backend_move(struct backend *t);	/* -w N: into a worker's table */
+void	backend_move(struct backend *t);	/* -w N: to a worker's table */
 void	backend_reap(void);
 void	backend_free(void);
 

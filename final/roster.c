@@ -273,7 +273,7 @@ roster_apply(struct backend *want, int nwant, enum roster_how how, char *err,
 		if (be == NULL)
 			be = join(&want[i], how, &did[0]);
 		change_options(be, &want[i], &did[2]);
-		if (how == ROSTER_SYNC)		/* the master's view of health */
+		if (how == ROSTER_SYNC)	/* the master's view of health */
 			sync_health(be, &want[i]);
 	}
 	if (how == ROSTER_RELOAD)
@@ -302,15 +302,15 @@ roster_load(const char *path, int at_start, char *err, size_t n)
 				    "-b's", path);
 				return -1;
 			}
-			want[nwant++] = backends[i];	/* -b's stay as they are */
+			want[nwant++] = backends[i];	/* -b's: as they are */
 		}
 	if (nwant == 0) {
 		snprintf(err, n, "%s lists no backend, and no -b gives one",
 		    path);
 		return -1;
 	}
-	if (roster_apply(want, nwant, at_start ? ROSTER_START : ROSTER_RELOAD, err,
-	    n) == 0)
+	if (roster_apply(want, nwant, at_start ? ROSTER_START : ROSTER_RELOAD,
+	    err, n) == 0)
 		return 0;
 	len = (int)strlen(err);
 	snprintf(err + len, n - (size_t)len, " (%s)", path);

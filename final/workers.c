@@ -504,7 +504,8 @@ table_line(char *line)
 	double next;
 
 	if (strcmp(line, "end") == 0) {
-		if (roster_apply(want, nwant, ROSTER_SYNC, err, sizeof(err)) < 0)
+		if (roster_apply(want, nwant, ROSTER_SYNC, err,
+		    sizeof(err)) < 0)
 			log_event("the master's table is not applied: %s", err);
 		nwant = 0;
 		return;
@@ -592,7 +593,7 @@ become_worker(int k, int fd)
 	health_changed = NULL;
 	backend_quiet = 1;
 	backend_busy_elsewhere = NULL;
-	backend_requests_gone = 0;		/* the master's, not this worker's */
+	backend_requests_gone = 0;	/* the master's, not this worker's */
 	if (workers_drop != NULL)
 		workers_drop();
 	for (j = 0; j < nworkers; j++) {

@@ -555,7 +555,8 @@ START_TEST(a_dead_worker_is_started_again)
 	ck_assert_int_eq(worker_fact(sport, 0, "restarts"), 1);
 	text = page(sport, "/status.txt", NULL, "text/plain");
 	ck_assert_msg(strstr(text, "started again once") != NULL, "%s", text);
-	ck_assert_msg(strstr(text, "started again 0 times") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "started again 0 times") != NULL, "%s",
+	    text);
 	free(text);
 	requests(lb->port, 10, &n1, &n2);
 	ck_assert_int_eq(n1, 20);

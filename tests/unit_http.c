@@ -191,7 +191,7 @@ static const struct head_case requests[] = {
 	/* Too big. */
 	RQ_MAX(H11 "X-Long: aaaaaaaaaaaaaaaaaaaa", 40, -431),
 	RQ_MAX(H11 "\r\n", 26, -431),
-	{ S(H11 "\r\n"), 27, 0, OK, 0, NONE, -1, 1, 0 },
+	{ S(H11 "\r\n"), 27, 0, OK, 0, NONE, -1, 1 },
 	RQ_MAX("\r\n\r\n\r\n\r\n\r\n\r\n", 10, -431),
 };
 
@@ -279,7 +279,7 @@ static const struct head_case responses[] = {
 	RS_MAX("HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaa", 30, -502),
 	RS_MAX("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 37, -502),
 	{ S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 38, 0, OK, 0,
-	    LENGTH, 0, 1, 0 },
+	    LENGTH, 0, 1 },
 };
 
 static int
