@@ -146,7 +146,7 @@ addr_listen(const struct hostport *hp, const char *opt)
  * or EINPROGRESS: wait for writable), or -1 with errno. TCP_NODELAY:
  * our writes are whole messages, so don't let Nagle hold them back.
  */
-int
+static int
 addr_connect(const struct addrinfo *ai, int *fd)
 {
 	int s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -171,13 +171,13 @@ fail:
 /*
  * Start a connect to *ai or, if that fails at once, to the addresses
  * after it; *ai is left on the one under way. Returns 0 with *fd (wait
- * until it is writable, then ask addr_connect_error()), or -1 with the
- * errno of the last failure (with *ai already NULL, errno as it came: the
- * caller's failed connect to the address before). A descriptor the loop
- * could not watch (select(): >= FD_SETSIZE) is closed and reported as
- * EMFILE.
+ * until it is writable, then ask addr_connect_error()), or -1 with *fd
+ * -1 and the errno of the last failure (with *ai already NULL, errno as
+ * it came: the caller's failed connect to the address before). A
+ * descriptor the loop could not watch (select(): >= FD_SETSIZE) is
+ * closed and reported as EMFILE.
  */
-int
+static int
 addr_connect_from(const struct addrinfo **ai, int *fd)
 {
 	int err = errno;	/* *ai is NULL: the caller's own failure */
@@ -195,8 +195,31 @@ addr_connect_from(const struct addrinfo **ai, int *fd)
 		err = EMFILE;
 		break;
 	}
+	*fd = -1;
 	errno = err;
 	return -1;
+}
+
+/*
+ * Connect to a backend, one address after another: the step the client
+ * connections (conn.c) and the probes (health.c) share. failed: 0 to
+ * start with *ai; or the errno of the connect under way on *fd (to *ai),
+ * which addr_connect_error() reported: that one is unwatched and closed,
+ * and the next address is tried. As addr_connect_from(): 0 with *fd
+ * under way (wait for writable), or -1 with *fd -1 and errno (EMFILE or
+ * ENFILE: lb, not the backend, is out of descriptors).
+ */
+int
+addr_connect_next(const struct addrinfo **ai, int *fd, int failed)
+{
+	if (failed != 0) {
+		loop_unwatch(*fd);
+		close(*fd);
+		*ai = (*ai)->ai_next;
+		errno = failed;
+	}
+	*fd = -1;
+	return addr_connect_from(ai, fd);
 }
 
 /* A non-blocking connect became writable: 0 if it worked, else its errno. */

@@ -21,8 +21,7 @@ int	addr_resolve(const struct hostport *hp, int passive,
 	    struct addrinfo **res);
 int	addr_listen(const struct hostport *hp, const char *opt);
 int	addr_nonblock(int fd);
-int	addr_connect(const struct addrinfo *ai, int *fd);
-int	addr_connect_from(const struct addrinfo **ai, int *fd);
+int	addr_connect_next(const struct addrinfo **ai, int *fd, int failed);
 int	addr_connect_error(int fd);
 void	addr_peer(int fd, char *out, size_t n);
 

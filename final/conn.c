@@ -105,6 +105,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "balance.h"
+#include "bconn.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
@@ -112,7 +115,6 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
-#include "pool.h"
 
 #define LINGER_MS	2000	/* reading after our last byte, at most */
 #define REPLAY_MAX	4096	/* a request sent whole, kept in a copy this big */
@@ -389,7 +391,7 @@ response_to(struct client *c, enum rsstate to)
 static void
 deadline(struct client *c, int ms)
 {
-	timer_arm(&c->timer, loop_now() + ms / 1e3);
+	timer_arm_ms(&c->timer, ms);
 }
 
 /*
@@ -413,7 +415,7 @@ close_backend(struct client *c, int reusable)
 {
 	if (c->bc != NULL) {
 		c->bc->be->bytes += (unsigned long long)c->sent;
-		pool_give_back(c->bc, reusable);	/* closes it if not */
+		bconn_give_back(c->bc, reusable);	/* closes it if not */
 	} else if (c->bfd >= 0) {
 		loop_unwatch(c->bfd);
 		close(c->bfd);
@@ -895,21 +897,19 @@ static void stash_request(struct client *c);
 
 /* Connect to c->ai or the next address of the backend that works. */
 static void
-connect_next(struct client *c)
+connect_next(struct client *c, int failed)
 {
 	char why[128];
-	int fd;
 
-	if (addr_connect_from(&c->ai, &fd) == 0) {
-		c->bfd = fd;
+	if (addr_connect_next(&c->ai, &c->bfd, failed) == 0) {
 		if (!enter(c, C_CONNECT, "%s %s to %s", c->method, c->target,
 		    c->be->addr.str))
 			return;
 		deadline(c, cfg.connect_ms);
 		stash_request(c);
 		update(c);
-	} else if ((errno == EMFILE || errno == ENFILE) && pool_shed_idle()) {
-		connect_next(c);	/* an idle connection made way */
+	} else if ((errno == EMFILE || errno == ENFILE) && bconn_shed_idle()) {
+		connect_next(c, 0);	/* an idle connection made way */
 	} else if (errno == EMFILE || errno == ENFILE) {
 		answer_short_of(c, "sockets");
 	} else {
@@ -1004,9 +1004,9 @@ choose_backend_or(struct client *c, const char *why)
 {
 	int b;
 
-	if (c->tries > cfg.retries || c->tries >= pool_count(1) ||
-	    (b = pool_pick()) < 0) {
-		pool_failed(NULL);	/* no retry follows: no one sits out */
+	if (c->tries > cfg.retries || c->tries >= backend_count(1) ||
+	    (b = balance_pick()) < 0) {
+		balance_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
 			answer_error(c, 502, "Bad Gateway", "", why);
 		else
@@ -1020,7 +1020,7 @@ choose_backend_or(struct client *c, const char *why)
 	if (!reset_exchange(c))
 		return;
 	if ((c->idempotent || c->nreq > 1) && !c->upgrade &&
-	    (c->bc = pool_take(c->be)) != NULL) {
+	    (c->bc = bconn_take(c->be)) != NULL) {
 		c->reused = 1;
 		c->bfd = c->bc->fd;
 		start_exchange(c);
@@ -1028,7 +1028,7 @@ choose_backend_or(struct client *c, const char *why)
 	}
 	c->reused = 0;
 	c->ai = c->be->addrs;
-	connect_next(c);
+	connect_next(c, 0);
 }
 
 static void
@@ -1042,7 +1042,8 @@ static void
 backend_failed(struct client *c, const char *why)
 {
 	close_backend(c, 0);
-	health_note(c->be, 0, 1, why);
+	balance_failed(c->be);	/* the next pick is another, if one is up */
+	health_result(c->be, 0, 1, why);
 	choose_backend(c);
 }
 
@@ -1055,15 +1056,10 @@ connect_done(struct client *c)
 	if (!HOLDS(c, c->state == C_CONNECT))
 		return;
 	if (err != 0) {
-		loop_unwatch(c->bfd);
-		close(c->bfd);
-		c->bfd = -1;
-		c->ai = c->ai->ai_next;
-		errno = err;
-		connect_next(c);
+		connect_next(c, err);	/* that address failed: the next */
 		return;
 	}
-	if ((c->bc = pool_new(c->be, c->bfd)) == NULL) {
+	if ((c->bc = bconn_new(c->be, c->bfd)) == NULL) {
 		answer_short_of(c, "memory");
 		return;
 	}
@@ -1171,10 +1167,10 @@ no_response(struct client *c, const char *why, int retry)
 		if (!reset_exchange(c))
 			return;
 		c->ai = c->be->addrs;
-		connect_next(c);
+		connect_next(c, 0);
 		return;
 	}
-	pool_failed(c->be);	/* the next pick is another, if one is up */
+	balance_failed(c->be);	/* the next pick is another, if one is up */
 	choose_backend_or(c, why);
 }
 
@@ -2125,7 +2121,7 @@ add_client(int fd)
 /*
  * A -w worker is full at its -m clients, or when one more client could
  * take its descriptors past fd_cap: a client and its backend take two
- * (idle pooled ones make way: pool_shed_idle()), and FD_MARGIN are for
+ * (idle pooled ones make way: bconn_shed_idle()), and FD_MARGIN are for
  * the rest (stdio, the signal pipe and socketpair, the listener).
  */
 #define FD_MARGIN	16

@@ -34,12 +34,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "config.h"
 #include "health.h"
 #include "log.h"
-#include "pool.h"
 
-static void probe_connect(struct backend *be);
+static void probe_connect(struct backend *be, int failed);
 
 static const char *
 plural(int n)
@@ -156,16 +156,16 @@ health_judge(struct backend *be, int passed, int live, const char *why)
 
 /*
  * A result for be, from its probe (live 0) or from live traffic that
- * could not connect (live 1). Live traffic's request is about to be
- * retried: not on be, if pool.c can help it. A worker does not judge:
- * it tells the master, so that every worker sees one state.
+ * could not connect (live 1). A worker does not judge: it tells the
+ * master, so that every worker sees one state. (Whether the retry of
+ * that live request may land on be again is the balancer's business:
+ * conn.c tells balance_failed() itself.)
  */
 void
-health_note(struct backend *be, int passed, int live, const char *why)
+health_result(struct backend *be, int passed, int live, const char *why)
 {
 	if (live) {
 		be->failures++;
-		pool_failed(be);
 		if (health_tell != NULL) {
 			health_tell(be, why);
 			return;
@@ -218,7 +218,7 @@ probe_finish(struct backend *be, int passed, const char *fmt, ...)
 		k->passed++;
 	else
 		k->failed++;
-	health_note(be, passed, 0, k->last);
+	health_result(be, passed, 0, k->last);
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 
@@ -310,12 +310,7 @@ on_probe(void *arg, int fd, int events)
 	switch (k->stage) {
 	case CHECK_CONNECT:
 		if ((err = addr_connect_error(k->fd)) != 0) {
-			loop_unwatch(k->fd);
-			close(k->fd);
-			k->fd = -1;
-			k->ai = k->ai->ai_next;
-			errno = err;
-			probe_connect(be);	/* the next address, or fail */
+			probe_connect(be, err);	/* the next address, or fail */
 			return;
 		}
 		k->stage = CHECK_SEND;
@@ -351,23 +346,24 @@ probe_skip(struct backend *be)
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 
-/* Connect to k->ai or the next address that works; errno says why not. */
+/*
+ * Connect to k->ai, or (failed: the errno of the connect to k->ai) to
+ * the next address that works.
+ */
 static void
-probe_connect(struct backend *be)
+probe_connect(struct backend *be, int failed)
 {
 	struct check *k = &be->check;
-	int fd;
 
-	if (addr_connect_from(&k->ai, &fd) < 0) {
+	if (addr_connect_next(&k->ai, &k->fd, failed) < 0) {
 		if (errno == EMFILE || errno == ENFILE)
 			probe_skip(be);
 		else
 			probe_finish(be, 0, "connect: %s", strerror(errno));
 		return;
 	}
-	k->fd = fd;
 	k->stage = CHECK_CONNECT;
-	loop_watch(fd, EV_WRITE, on_probe, be);
+	loop_watch(k->fd, EV_WRITE, on_probe, be);
 }
 
 /* The timer: time for the next probe, or the probe in flight is late. */
@@ -386,8 +382,8 @@ on_probe_timer(void *arg)
 	k->sent = k->got = 0;
 	k->status = 0;
 	k->ai = be->addrs;
-	timer_arm(&k->timer, k->started + cfg.check_ms / 1e3);
-	probe_connect(be);
+	timer_arm_ms(&k->timer, cfg.check_ms);
+	probe_connect(be, 0);
 }
 
 /* be's probe, from nothing: the first one at `at`. */
@@ -472,7 +468,7 @@ health_retry_after(double now)
 		const struct backend *be = &backends[i];
 		const struct check *k = &be->check;
 
-		if (!pool_usable(be))
+		if (!backend_usable(be))
 			continue;	/* drained or gone: no help coming */
 		t = k->stage == CHECK_IDLE ? k->timer.when : k->started;
 		if (!be->up)

@@ -417,7 +417,6 @@ msg_init(struct http_msg *m)
 	m->framing = HTTP_BODY_NONE;
 	m->content_length = -1;
 	m->keep_alive = 0;
-	m->expect_continue = 0;
 }
 
 /* The head has not ended yet: wait for more, unless it is already too big. */
@@ -621,7 +620,6 @@ request_meaning(struct http_msg *m)
 		m->framing = HTTP_BODY_LENGTH;
 	m->content_length = cl;
 	m->keep_alive = keep_alive(m);
-	m->expect_continue = list_has(m, "Expect", "100-continue", 12);
 	return 0;
 }
 

@@ -55,7 +55,6 @@ struct http_msg {
 	enum http_framing framing;
 	long long content_length;	/* HTTP_BODY_LENGTH: the length */
 	int	keep_alive;	/* the connection may carry another message */
-	int	expect_continue;	/* request: "Expect: 100-continue" */
 };
 
 /*

@@ -286,6 +286,16 @@ timer_arm(struct timer *t, double when)
 	sift_up(nheap++);
 }
 
+/*
+ * Arm t to fire ms milliseconds from now: from this pass's clock,
+ * loop_now(), as every deadline in lb counts (-t connect=MS, ...).
+ */
+void
+timer_arm_ms(struct timer *t, long ms)
+{
+	timer_arm(t, loop_now() + ms / 1e3);
+}
+
 /* Run every timer that is due; how many. A timer's fn may arm others. */
 static int
 run_timers(void)
@@ -348,7 +358,7 @@ on_listen(void *arg, int fd, int events)
 	for (i = 0; i < 64; i++) {
 		if (l->full != NULL && l->full()) {
 			loop_unwatch(fd);
-			timer_arm(&l->pause, loop_now() + 0.01);
+			timer_arm_ms(&l->pause, 10);
 			break;
 		}
 		if ((cfd = accept(fd, NULL, NULL)) >= 0) {
@@ -357,7 +367,7 @@ on_listen(void *arg, int fd, int events)
 		}
 		if (errno == EMFILE || errno == ENFILE) {
 			loop_unwatch(fd);
-			timer_arm(&l->pause, loop_now() + 0.1);
+			timer_arm_ms(&l->pause, 100);
 		}
 		break;
 	}
@@ -431,7 +441,7 @@ loop_run_wait(double max_s)
 /*
  * Did this pass's wait find fd readable, with its callback still to
  * come? (A descriptor registered during the pass is a new socket that
- * the wait never saw: no.) pool.c asks it of an idle connection before
+ * the wait never saw: no.) bconn.c asks it of an idle connection before
  * lending it, for free, where a recv(MSG_PEEK) would cost a system call
  * on every request.
  */

@@ -33,6 +33,7 @@ int	loop_watch(int fd, int events, loop_fn *fn, void *arg);
 void	loop_unwatch(int fd);
 void	timer_init(struct timer *t, void (*fn)(void *), void *arg);
 void	timer_arm(struct timer *t, double when);
+void	timer_arm_ms(struct timer *t, long ms);	/* from loop_now() */
 void	timer_disarm(struct timer *t);
 /* A listening socket: fn gets each accepted descriptor. */
 struct listener {

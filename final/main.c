@@ -5,8 +5,10 @@
  *
  * Modules: loop.c (the loop, timers, listeners) with mux_select.c and
  * mux_poll.c (its waiting, -e), conn.c (client connections), buf.c
- * (buffers on demand), pool.c (backends and their idle connections),
- * health.c (active checks, up and down), status.c and report.c (the
+ * (buffers on demand), backend.c (the table of backends), health.c
+ * (active checks, up and down), balance.c (which backend takes a
+ * request), bconn.c (connections to backends, idle ones kept), roster.c
+ * (which backends there are: -f, SIGHUP), status.c and report.c (the
  * status page), http.c (parsing and framing), addr.c (addresses and
  * sockets), log.c (logs), workers.c (-w: a master and its workers),
  * notify.c (telling systemd when lb is ready, reloads, stops).
@@ -31,7 +33,8 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
-#include "pool.h"
+#include "backend.h"
+#include "roster.h"
 #include "status.h"
 #include "workers.h"
 
@@ -444,7 +447,7 @@ address_option(int c, struct given *g)
 		cfg.has_status = 1;
 		return 1;
 	case 'b':
-		if (pool_add(optarg, &why) < 0)
+		if (backend_add(optarg, &why) < 0)
 			bad_arg(why, "-b", optarg);
 		return 1;
 	case 'f':
@@ -522,7 +525,7 @@ check_args(const struct given *g)
 	char err[512], m[16];
 
 	if (cfg.backend_file != NULL &&
-	    pool_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
+	    roster_load(cfg.backend_file, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lb: bad -f: %s\n", err);
 		exit(2);
 	}
@@ -678,7 +681,7 @@ ready(const char *why)
 }
 
 /*
- * SIGHUP: read -f FILE again. Backends change (pool_load() says how);
+ * SIGHUP: read -f FILE again. Backends change (roster_load() says how);
  * no client connection is touched. systemd hears RELOADING=1 before and
  * READY=1 after, however it went.
  */
@@ -691,7 +694,7 @@ reload(void)
 	if (cfg.backend_file == NULL) {
 		log_event("SIGHUP: no -f FILE to read again; nothing changed");
 		ready("SIGHUP: no -f FILE, nothing changed");
-	} else if (pool_load(cfg.backend_file, 0, err, sizeof(err)) < 0) {
+	} else if (roster_load(cfg.backend_file, 0, err, sizeof(err)) < 0) {
 		log_event("reload failed, the running backends stay: %s", err);
 		snprintf(why, sizeof(why), "reload failed, the running "
 		    "backends stay: %s", err);
@@ -717,7 +720,7 @@ stop(void)
 		    cfg.drain_ms);
 		workers_stop();
 		status_stop();
-		timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3 + 1);
+		timer_arm_ms(&drain_timer, cfg.drain_ms + 1000L);
 		return;
 	}
 	log_event("stopping: finishing %d connection(s), at most %d ms",
@@ -726,7 +729,7 @@ stop(void)
 	    "most %d ms", conn_count(), cfg.drain_ms);
 	conn_drain();
 	status_stop();
-	timer_arm(&drain_timer, loop_now() + cfg.drain_ms / 1e3);
+	timer_arm_ms(&drain_timer, cfg.drain_ms);
 }
 
 /* A byte (or a few) from on_signal(): what arrived, in order. */
@@ -811,7 +814,7 @@ serve(void)
 			break;
 		}
 		conn_reap();
-		pool_reap();
+		backend_reap();
 		workers_publish();
 		log_flush();
 	}
@@ -819,7 +822,7 @@ serve(void)
 	buf_free_spares();
 	status_stop();
 	health_stop();
-	pool_free();
+	roster_free();
 	workers_free();		/* the master: waits for every worker */
 	log_close();
 	loop_free();
@@ -834,6 +837,7 @@ static int
 worker_run(void)
 {
 	timer_disarm(&drain_timer);
+	status_stop();		/* the status page is the master's */
 	notify_forget();	/* systemd hears the master alone */
 	if (setup_signals() < 0 || conn_listen(workers_listen_fd(), 1) < 0)
 		return 1;
@@ -850,7 +854,7 @@ main(int argc, char **argv)
 	notify_init();
 	fit_descriptors();
 	timer_init(&drain_timer, drain_over, NULL);
-	if (pool_resolve() < 0 || setup_signals() < 0)
+	if (backend_resolve() < 0 || setup_signals() < 0)
 		return 1;
 	if ((lfd = addr_listen(&cfg.listen, "-l")) < 0 || status_listen() < 0)
 		return 1;

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "backend.h"
 #include "buf.h"
+#include "config.h"
 #include "conn.h"
 #include "log.h"
-#include "pool.h"
 #include "report.h"
 #include "workers.h"
 
@@ -191,12 +191,25 @@ count_up(void)
 }
 
 /*
- * When be last changed state, as a UTC date and time. The loop's clock
- * is monotonic, not a date: it is tied to the wall clock once, at the
- * first report, so the same moment prints the same way every time.
+ * When the state the text and HTML pages show began: UP or DOWN when up
+ * last changed, DRAIN when a reload drained it (or lb started, if it was
+ * drained from the start). status.json and /metrics keep to up and down.
+ */
+static double
+state_since(const struct backend *be, double started)
+{
+	if (be->slot == BE_LIVE && be->drain)
+		return be->drain_since > 0 ? be->drain_since : started;
+	return be->since;
+}
+
+/*
+ * A moment on the loop's clock (since), as a UTC date and time. That
+ * clock is monotonic, not a date: it is tied to the wall clock once, at
+ * the first report, so the same moment prints the same way every time.
  */
 static void
-since_text(const struct backend *be, double now, char *out, size_t n)
+since_text(double since, double now, char *out, size_t n)
 {
 	static time_t wall0;
 	static double mono0;
@@ -207,8 +220,7 @@ since_text(const struct backend *be, double now, char *out, size_t n)
 		wall0 = time(NULL);
 		mono0 = now;
 	}
-	t = wall0 + (time_t)(be->since - mono0 + (be->since >= mono0 ? 0.5 :
-	    -0.5));
+	t = wall0 + (time_t)(since - mono0 + (since >= mono0 ? 0.5 : -0.5));
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -249,13 +261,18 @@ next_text(const struct backend *be, double now, char *out, size_t n)
 
 /* What the text and HTML pages say about one backend, in words. */
 struct words {
+	double	in_state;	/* seconds in the state shown */
 	char	since[32], progress[32], last[160], next[32];
 };
 
 static void
-describe(const struct backend *be, double now, struct words *w)
+describe(const struct backend *be, double now, double started,
+    struct words *w)
 {
-	since_text(be, now, w->since, sizeof(w->since));
+	double since = state_since(be, started);
+
+	w->in_state = now - since;
+	since_text(since, now, w->since, sizeof(w->since));
 	progress_text(be, w->progress, sizeof(w->progress));
 	last_text(be, w->last, sizeof(w->last));
 	next_text(be, now, w->next, sizeof(w->next));
@@ -272,7 +289,7 @@ static void
 totals(struct totals *t)
 {
 	t->up = count_up();
-	t->backends = pool_count(0);
+	t->backends = backend_count(0);
 	t->clients = conn_count();
 	buf_counts(&t->lent, &t->spare);
 	conn_tunnels(&t->tunnels, &t->tunnels_total);
@@ -313,15 +330,20 @@ worker_lines(struct sbuf *b, enum report_format f)
 		sbuf_printf(b, ", \"workers\": [");
 	for (k = 0; workers_info(k, &pid, &restarts, &clients,
 	    &requests) == 0; k++) {
-		if (f == REPORT_JSON)
+		if (f == REPORT_JSON) {
 			sbuf_printf(b, "%s{\"pid\": %ld, \"restarts\": %llu, "
 			    "\"clients\": %d, \"requests\": %llu}", k > 0 ?
 			    ", " : "", pid, restarts, clients, requests);
+			continue;
+		}
+		sbuf_printf(b, "%sworker %d: pid %ld, %d clients, %llu "
+		    "requests, started again ", f == REPORT_HTML ? "<br>" : "",
+		    k + 1, pid, clients, requests);
+		if (restarts == 1)
+			sbuf_printf(b, "once");
 		else
-			sbuf_printf(b, "%sworker %d: pid %ld, %d clients, %llu "
-			    "requests, started again %llu times%s", f ==
-			    REPORT_HTML ? "<br>" : "", k + 1, pid, clients,
-			    requests, restarts, f == REPORT_HTML ? "" : "\n");
+			sbuf_printf(b, "%llu times", restarts);
+		sbuf_printf(b, "%s", f == REPORT_HTML ? "" : "\n");
 	}
 	if (f == REPORT_JSON)
 		sbuf_printf(b, "]");
@@ -346,36 +368,22 @@ report_text(struct sbuf *b, double now, double started)
 
 		if (be->slot == BE_FREE)
 			continue;
-		describe(be, now, &w);
+		describe(be, now, started, &w);
 		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
 		    "bytes; connections %d active, %d idle, %llu opened\n",
-		    be->addr.str, pool_state(be), now - be->since,
+		    be->addr.str, backend_state(be), w.in_state,
 		    w.since, be->why, w.last, w.next, w.progress, be->weight,
 		    be->requests, be->failures, be->bytes, be->active,
 		    be->nidle, be->connects);
 	}
 }
 
+/* The page's head, its style, and the line on lb as a whole. */
 static void
-report_html(struct sbuf *b, double now, double started)
+html_top(struct sbuf *b, const struct totals *t, double now, double started)
 {
-	static const char *const cols[] = { "backend", "state", "for", "why",
-	    "rise/fall", "next check", "last check", "weight", "requests",
-	    "failures", "bytes", "active / idle", NULL };
-	/* What a heading means, where its name alone may mislead. */
-	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
-	    NULL, NULL, "requests for each one a weight 1 backend gets",
-	    "responses relayed to clients",
-	    "connects by live traffic that failed (a 5xx is not one)",
-	    "sent to clients", "connections carrying a request / kept idle",
-	    NULL };
-	struct words w;
-	struct totals t;
-	int i;
-
-	totals(&t);
 	sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
 	    "content=\"2\">\n<title>lb status</title>\n<style>\n"
@@ -399,14 +407,25 @@ report_html(struct sbuf *b, double now, double started)
 	    "in all. This page refreshes every 2 s; also as "
 	    "<a href=\"/status.txt\">text</a>, <a href=\"/status.json\">JSON"
 	    "</a> and <a href=\"/metrics\">metrics</a>.</p>\n",
-	    t.up, t.backends, t.clients, now - started, t.lent, t.spare,
-	    t.tunnels, t.tunnels_total);
-	dropped_line(b, &t, REPORT_HTML);
-	if (t.workers > 0) {
-		sbuf_printf(b, "<p><small>");
-		worker_lines(b, REPORT_HTML);
-		sbuf_printf(b, "</small></p>\n");
-	}
+	    t->up, t->backends, t->clients, now - started, t->lent, t->spare,
+	    t->tunnels, t->tunnels_total);
+}
+
+/* The table's heading row: a tip where a name alone may mislead. */
+static void
+html_columns(struct sbuf *b)
+{
+	static const char *const cols[] = { "backend", "state", "for", "why",
+	    "rise/fall", "next check", "last check", "weight", "requests",
+	    "failures", "bytes", "active / idle", NULL };
+	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, "requests for each one a weight 1 backend gets",
+	    "responses relayed to clients",
+	    "connects by live traffic that failed (a 5xx is not one)",
+	    "sent to clients", "connections carrying a request / kept idle",
+	    NULL };
+	int i;
+
 	sbuf_printf(b, "<div class=\"t\"><table>\n<tr>");
 	for (i = 0; cols[i] != NULL; i++)
 		if (tips[i] != NULL)
@@ -415,29 +434,52 @@ report_html(struct sbuf *b, double now, double started)
 		else
 			sbuf_printf(b, "<th>%s</th>", cols[i]);
 	sbuf_printf(b, "</tr>\n");
-	for (i = 0; i < nbackends; i++) {
-		const struct backend *be = &backends[i];
+}
 
-		if (be->slot == BE_FREE)
-			continue;
-		describe(be, now, &w);
-		sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
-		    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
-		    "down", i + 1);
-		sbuf_escaped(b, be->addr.str, REPORT_HTML);
-		sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
-		    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
-		    pool_state(be), now - be->since, w.since);
-		sbuf_escaped(b, be->why, REPORT_HTML);
-		sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
-		    w.progress, w.next);
-		sbuf_escaped(b, w.last, REPORT_HTML);
-		sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
-		    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
-		    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
-		    "</td></tr>\n", be->weight, be->requests, be->failures,
-		    be->bytes, be->active, be->nidle, be->connects);
+/* One backend's row; i: its slot, for the row's id. */
+static void
+html_row(struct sbuf *b, const struct backend *be, int i, double now,
+    double started)
+{
+	struct words w;
+
+	describe(be, now, started, &w);
+	sbuf_printf(b, "<tr class=\"%s\" id=\"backend-%d\"><td>",
+	    be->slot == BE_GONE || be->drain ? "drain" : be->up ? "up" :
+	    "down", i + 1);
+	sbuf_escaped(b, be->addr.str, REPORT_HTML);
+	sbuf_printf(b, "</td><td class=\"state\">%s</td><td class=\"n\">"
+	    "%.1f s<br><small>since %s</small></td><td class=\"w\">",
+	    backend_state(be), w.in_state, w.since);
+	sbuf_escaped(b, be->why, REPORT_HTML);
+	sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
+	    w.progress, w.next);
+	sbuf_escaped(b, w.last, REPORT_HTML);
+	sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
+	    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
+	    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
+	    "</td></tr>\n", be->weight, be->requests, be->failures,
+	    be->bytes, be->active, be->nidle, be->connects);
+}
+
+static void
+report_html(struct sbuf *b, double now, double started)
+{
+	struct totals t;
+	int i;
+
+	totals(&t);
+	html_top(b, &t, now, started);
+	dropped_line(b, &t, REPORT_HTML);
+	if (t.workers > 0) {
+		sbuf_printf(b, "<p><small>");
+		worker_lines(b, REPORT_HTML);
+		sbuf_printf(b, "</small></p>\n");
 	}
+	html_columns(b);
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot != BE_FREE)
+			html_row(b, &backends[i], i, now, started);
 	sbuf_printf(b, "</table></div>\n</body></html>\n");
 }
 
@@ -463,9 +505,9 @@ report_json(struct sbuf *b, double now, double started)
 
 		if (be->slot == BE_FREE)
 			continue;
-		since_text(be, now, since, sizeof(since));
-		for (j = 0; pool_state(be)[j] != '\0' && j < 7; j++)
-			state[j] = (char)(pool_state(be)[j] - 'A' + 'a');
+		since_text(be->since, now, since, sizeof(since));
+		for (j = 0; backend_state(be)[j] != '\0' && j < 7; j++)
+			state[j] = (char)(backend_state(be)[j] - 'A' + 'a');
 		state[j] = '\0';
 		sbuf_printf(b, "%s\n  {\"name\": \"", n++ > 0 ? "," : "");
 		sbuf_escaped(b, be->addr.str, REPORT_JSON);

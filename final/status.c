@@ -32,7 +32,7 @@
 
 #define STATUS_CLIENTS	16	/* at once */
 #define STATUS_HEAD_MAX	4096
-#define STATUS_WAIT_S	2	/* to ask, to take a response, to go */
+#define STATUS_WAIT_MS	2000	/* to ask, to take a response, to go */
 
 enum sstate {
 	S_READ,		/* waiting for the request head */
@@ -134,11 +134,12 @@ respond(struct sclient *s, const char *status, const char *type,
 	}
 	s->state = S_WRITE;
 	loop_watch(s->fd, EV_WRITE, on_sclient, s);
-	timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
+	timer_arm_ms(&s->timer, STATUS_WAIT_MS);
 }
 
+/* A whole request head came: the page it asks for, or why not. */
 static void
-answer(struct sclient *s, const struct http_msg *m)
+serve_request(struct sclient *s, const struct http_msg *m)
 {
 	static const char *const types[] = { "text/plain; charset=utf-8",
 	    "text/html; charset=utf-8", "application/json",
@@ -179,7 +180,7 @@ on_read(struct sclient *s)
 	s->got += (size_t)r;
 	n = http_parse_request(s->in, s->got, sizeof(s->in), &m);
 	if (n > 0) {
-		answer(s, &m);
+		serve_request(s, &m);
 	} else if (n < 0 || s->got == sizeof(s->in)) {
 		sbuf_printf(&body, "400 Bad Request\n");
 		respond(s, "400 Bad Request", "text/plain", "", &body, 0);
@@ -211,7 +212,7 @@ on_sclient(void *arg, int fd, int events)
 			loop_watch(fd, EV_READ, on_sclient, s);
 		}
 		if (w > 0)	/* progress: the deadline moves */
-			timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
+			timer_arm_ms(&s->timer, STATUS_WAIT_MS);
 		break;
 	case S_LINGER:
 		w = read(fd, scrap, sizeof(scrap));
@@ -261,7 +262,7 @@ add_sclient(int fd)
 	s->fd = fd;
 	s->state = S_READ;
 	timer_init(&s->timer, on_stimer, s);
-	timer_arm(&s->timer, loop_now() + STATUS_WAIT_S);
+	timer_arm_ms(&s->timer, STATUS_WAIT_MS);
 	s->next = sclients;
 	sclients = s;
 	nsclients++;

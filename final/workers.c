@@ -39,14 +39,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "health.h"
 #include "log.h"
 #include "loop.h"
-#include "pool.h"
-#include "status.h"
+#include "roster.h"
 #include "workers.h"
 
 #define LINE_MAX_	600	/* a table line: "f HOST:PORT,weight=N,drain ..." */
@@ -203,7 +203,7 @@ worker_line(struct worker *w, char *line)
 	if ((why = strchr(addr, ' ')) == NULL)
 		return;
 	*why++ = '\0';
-	if ((be = pool_find(addr, line[5] == 'f')) != NULL)
+	if ((be = backend_find(addr, line[5] == 'f')) != NULL)
 		health_judge(be, 0, 1, why);
 }
 
@@ -262,7 +262,7 @@ add_counts(struct backend *sum, const struct backend *t)
 /*
  * The master's backends[] take the sums of every worker's counters, and
  * of the workers that died (retired): for the status page, and for
- * pool_reap() to know when a removed backend is done everywhere.
+ * backend_reap() to know when a removed backend is done everywhere.
  */
 void
 workers_gather(void)
@@ -311,7 +311,7 @@ retire(int k)
 	memset(&shared[k], 0, sizeof(shared[k]));
 }
 
-/* Is be still in use by some worker? (pool_reap() in the master.) */
+/* Is be still in use by some worker? (backend_reap() in the master.) */
 static int
 busy_elsewhere(struct backend *be)
 {
@@ -501,7 +501,7 @@ table_line(char *line)
 	double next;
 
 	if (strcmp(line, "end") == 0) {
-		if (pool_apply(want, nwant, POOL_SYNC, err, sizeof(err)) < 0)
+		if (roster_apply(want, nwant, ROSTER_SYNC, err, sizeof(err)) < 0)
 			log_event("the master's table is not applied: %s", err);
 		nwant = 0;
 		return;
@@ -514,7 +514,7 @@ table_line(char *line)
 		return;
 	*rest++ = '\0';
 	if (sscanf(rest, "%d %d %lf", &up, &passes, &next) != 3 ||
-	    pool_parse(spec, &want[nwant], &why) < 0)
+	    backend_parse(spec, &want[nwant], &why) < 0)
 		return;
 	want[nwant].from_file = line[0] == 'f';
 	want[nwant].up = up;
@@ -565,7 +565,7 @@ workers_publish(void)
 	s->clients = conn_count();
 	buf_counts(&s->lent, &s->spare);
 	conn_tunnels(&s->tunnels, &s->tunnels_total);
-	s->requests_gone = pool_requests_gone;
+	s->requests_gone = backend_requests_gone;
 	access = events = 0;
 	log_dropped(&access, &events);
 	s->access_dropped = access;
@@ -574,9 +574,9 @@ workers_publish(void)
 
 /*
  * In the child, just after fork(): drop what is the master's (probes,
- * the status page, the other workers' sockets, timers) and move this
- * worker's backends[] into its shared table. Counters start at 0: the
- * master kept those of the worker that was here before.
+ * the other workers' sockets, timers; main.c's worker_run() drops the
+ * status page) and move this worker's backends[] into its shared table. Counters start at
+ * 0: the master kept those of the worker that was here before.
  */
 static void
 become_worker(int k, int fd)
@@ -587,10 +587,9 @@ become_worker(int k, int fd)
 	health_off = 1;
 	health_tell = tell_master;
 	health_changed = NULL;
-	pool_quiet = 1;
-	pool_busy_elsewhere = NULL;
-	pool_requests_gone = 0;		/* the master's, not this worker's */
-	status_stop();
+	backend_quiet = 1;
+	backend_busy_elsewhere = NULL;
+	backend_requests_gone = 0;		/* the master's, not this worker's */
 	for (j = 0; j < nworkers; j++) {
 		timer_disarm(&workers[j].restart);
 		if (workers[j].fd >= 0) {
@@ -602,7 +601,7 @@ become_worker(int k, int fd)
 		workers[j].out = NULL;
 	}
 	memset(&shared[k], 0, sizeof(shared[k]));
-	pool_move(shared[k].table);
+	backend_move(shared[k].table);
 	me = k + 1;
 	master_fd = fd;
 	log_worker(me);
@@ -621,7 +620,7 @@ start_worker(int k)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
 		log_event("worker %d: socketpair: %s; trying again in 1 s",
 		    k + 1, strerror(errno));
-		timer_arm(&w->restart, loop_now() + 1);
+		timer_arm_ms(&w->restart, 1000);
 		return;
 	}
 	log_flush();		/* nothing buffered is written twice */
@@ -644,7 +643,7 @@ start_worker(int k)
 		    strerror(err));
 		close(sv[0]);
 		close(sv[1]);
-		timer_arm(&w->restart, loop_now() + 1);
+		timer_arm_ms(&w->restart, 1000);
 		return;
 	}
 	if (pid == 0) {
@@ -702,7 +701,7 @@ workers_start(int n, int fd, int (*run)(void))
 	lfd = fd;
 	run_worker = run;
 	health_changed = workers_broadcast;
-	pool_busy_elsewhere = busy_elsewhere;
+	backend_busy_elsewhere = busy_elsewhere;
 	for (k = 0; k < n; k++) {
 		workers[k].fd = -1;
 		timer_init(&workers[k].restart, restart_due, &workers[k]);

@@ -43,12 +43,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "http.h"
 #include "loop.h"
-#include "pool.h"
+#include "roster.h"
 
 #define MAX_INPUT	16384
 #define STREAM_MAX	(1 << 20)	/* what a peer may receive, kept */
@@ -467,7 +468,7 @@ setup(void)
 		exit(1);		/* the access log */
 	blisten = loopback_listener(&bport);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", bport);
-	check(pool_add(addr, &why) == 0 && pool_resolve() == 0, "backend");
+	check(backend_add(addr, &why) == 0 && backend_resolve() == 0, "backend");
 	lfd = loopback_listener(&lport);
 	check(conn_listen(lfd, 0) == 0, "listen");
 	check((client_sent = malloc(MAX_INPUT)) != NULL, "memory");
@@ -511,7 +512,7 @@ main(void)
 	/* Replayed alone, also leave nothing behind: ASan counts leaks. */
 	conn_free_all();
 	buf_free_spares();
-	pool_free();
+	roster_free();
 	loop_free();
 	close(blisten);
 	free(client.got);

@@ -1465,7 +1465,7 @@ settle_descriptors(const struct h_proc *lb, const struct h_proc *raw)
  * came in, is not lent: the client gets a 200 from a fresh connection.
  * lb is stopped while both happen, so that one pass sees both, and the
  * client's descriptor, the lower, is dispatched first. (Found by
- * mutation: pool_take() without its loop_readable_now() check.)
+ * mutation: bconn_take() without its loop_readable_now() check.)
  */
 START_TEST(a_pooled_connection_closing_in_the_same_pass_is_not_lent)
 {

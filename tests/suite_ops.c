@@ -308,6 +308,34 @@ START_TEST(a_drained_backend_finishes_and_takes_nothing_new)
 END_TEST
 
 /*
+ * The status page counts a drained backend's time in DRAIN from the
+ * reload that drained it, not from when it last came up.
+ */
+START_TEST(drain_time_counts_from_the_reload_that_drained)
+{
+	struct h_proc *b1, *b2, *lb;
+	char want[200], *text, *at;
+	double secs = -1;
+	int sport;
+
+	lb = lb_on_two(&b1, &b2, &sport, NULL, NULL);
+	h_pause_ms(h_scaled(1500));	/* up this long before the drain */
+	write_list("127.0.0.1:%d,drain\n127.0.0.1:%d\n", b1->port, b2->port);
+	snprintf(want, sizeof(want), "changed 127.0.0.1:%d (weight 1, drain)",
+	    b1->port);
+	reload(lb, want);
+	text = page(sport, "/status.txt", NULL, "text/plain");
+	snprintf(want, sizeof(want), "127.0.0.1:%d DRAIN for ", b1->port);
+	ck_assert_msg((at = strstr(text, want)) != NULL, "no '%s' in %s", want,
+	    text);
+	ck_assert_int_eq(sscanf(at + strlen(want), "%lf", &secs), 1);
+	ck_assert_msg(secs < h_scaled(1000) / 1e3, "%.1f s in DRAIN, drained "
+	    "just now: %s", secs, text);
+	free(text);
+}
+END_TEST
+
+/*
  * A backend removed while a request is still in flight on it (GONE, no
  * longer probed), then listed again before that request ends, is as new:
  * DOWN until its checks pass. Once it came back UP on its health from
@@ -504,7 +532,7 @@ END_TEST
 START_TEST(a_dead_worker_is_started_again)
 {
 	struct h_proc *b1, *lb;
-	char want[128], v[64];
+	char want[128], v[64], *text;
 	long pid;
 	int i, sport, n1 = 0, n2 = 0;
 
@@ -525,6 +553,11 @@ START_TEST(a_dead_worker_is_started_again)
 	ck_assert_int_gt(worker_fact(sport, 0, "pid"), 0);
 	ck_assert_int_ne(worker_fact(sport, 0, "pid"), pid);
 	ck_assert_int_eq(worker_fact(sport, 0, "restarts"), 1);
+	text = page(sport, "/status.txt", NULL, "text/plain");
+	ck_assert_msg(strstr(text, "started again once") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "started again 0 times") != NULL, "%s",
+	    text);
+	free(text);
 	requests(lb->port, 10, &n1, &n2);
 	ck_assert_int_eq(n1, 20);
 	backend_fact(sport, 0, "requests", v, sizeof(v));
@@ -829,6 +862,7 @@ ops_suite(void)
 		a_reload_adds_removes_and_reweights,
 		a_bad_file_is_refused_at_start_and_ignored_on_reload,
 		a_drained_backend_finishes_and_takes_nothing_new,
+		drain_time_counts_from_the_reload_that_drained,
 		a_backend_listed_again_while_still_finishing_is_checked_first,
 		reloads_under_keep_alive_load_fail_nothing,
 		sighup_without_a_file_changes_nothing,

@@ -12,14 +12,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../final/backend.h"
+#include "../final/balance.h"
 #include "../final/config.h"
 #include "../final/health.h"
 #include "../final/log.h"
 #include "../final/loop.h"
-#include "../final/pool.h"
 #include "suites.h"
 
-/* pool.c reads the configuration that final/main.c owns. */
+/* The modules under test read the configuration that final/main.c owns. */
 struct config cfg = { .interval_ms = 2000, .pool_size = 4, .rise = 2,
 	.fall = 3, .check_ms = 1000, .health_path = "/health" };
 
@@ -34,7 +35,7 @@ make_backends(int n)
 	nbackends = 0;
 	for (i = 0; i < n; i++) {
 		snprintf(arg, sizeof(arg), "127.0.0.1:%d", 9000 + i);
-		ck_assert_int_eq(pool_add(arg, &why), 0);
+		ck_assert_int_eq(backend_add(arg, &why), 0);
 	}
 }
 
@@ -120,7 +121,7 @@ static const struct {
 	const char *states;	/* U up, D down */
 	int	start;		/* where the round-robin cursor is */
 	int	fail_open;	/* -o */
-	const char *picks;	/* backends picked, one per pool_pick() */
+	const char *picks;	/* backends picked, one per balance_pick() */
 } rr[] = {
 	{ "UUU", 0, 0, "0120" },
 	{ "UDU", 0, 0, "0202" },
@@ -138,13 +139,13 @@ START_TEST(round_robin_skips_what_is_down)
 
 	make_backends((int)strlen(rr[_i].states));
 	cfg.fail_open = 0;
-	while (pool_pick() != (rr[_i].start + nbackends - 1) % nbackends)
+	while (balance_pick() != (rr[_i].start + nbackends - 1) % nbackends)
 		;	/* the cursor now points at start */
 	for (i = 0; i < nbackends; i++)
 		backends[i].up = rr[_i].states[i] == 'U';
 	cfg.fail_open = rr[_i].fail_open;
 	for (p = rr[_i].picks; *p != '\0'; p++)
-		ck_assert_int_eq(pool_pick(), *p == '-' ? -1 : *p - '0');
+		ck_assert_int_eq(balance_pick(), *p == '-' ? -1 : *p - '0');
 	cfg.fail_open = 0;
 }
 END_TEST
@@ -186,13 +187,13 @@ START_TEST(smooth_weighted_round_robin)
 
 	/* Twice: the first list only brings the cursor round to a. */
 	make_backends(n);
-	while (pool_pick() != n - 1)
+	while (balance_pick() != n - 1)
 		;
 	nbackends = 0;
 	for (i = 0; i < n; i++) {
 		snprintf(arg, sizeof(arg), "127.0.0.1:%d,weight=%c", 9000 + i,
 		    w[i]);
-		ck_assert_int_eq(pool_add(arg, &why), 0);
+		ck_assert_int_eq(backend_add(arg, &why), 0);
 		ck_assert_int_eq(backends[i].weight, w[i] - '0');
 	}
 	cfg.fail_open = 0;
@@ -201,11 +202,11 @@ START_TEST(smooth_weighted_round_robin)
 			backends[p[1] - 'a'].up = *p == '+';
 			p++;
 		} else if (*p == '*') {
-			pool_failed(&backends[last]);
+			balance_failed(&backends[last]);
 		} else if (*p == 'o') {
 			cfg.fail_open = 1;
 		} else if (*p != ' ') {
-			last = pool_pick();
+			last = balance_pick();
 			picks++;
 			ck_assert_msg(last == (*p == '-' ? -1 : *p - 'a'),
 			    "weights %s, pick %d of '%s': %c", w, picks,
@@ -245,7 +246,7 @@ START_TEST(weights_are_parsed)
 	int r;
 
 	nbackends = 0;
-	r = pool_add(weights[_i].arg, &why);
+	r = backend_add(weights[_i].arg, &why);
 	if (weights[_i].weight == 0) {
 		ck_assert_int_eq(r, -1);
 		ck_assert_int_eq(nbackends, 0);
@@ -498,7 +499,7 @@ START_TEST(a_new_worker_never_shows_the_masters_sums)
 	end = loop_clock() + 0.5;
 	while (w->seen == 0 && loop_clock() < end) {
 		backends = src;
-		pool_move(w->table);
+		backend_move(w->table);
 		moves++;
 	}
 	w->stop = 1;

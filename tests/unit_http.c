@@ -41,59 +41,54 @@ struct head_case {
 	enum http_framing framing;
 	long long content_length;
 	int	keep_alive;
-	int	expect;
 };
 
-/* Valid request: tail, framing, Content-Length, keep-alive, expect. */
-#define RQ(s, t, f, cl, ka, ex) { S(s), MAX_HEAD, 0, OK, t, f, cl, ka, ex }
+/* Valid request: tail, framing, Content-Length, keep-alive. */
+#define RQ(s, t, f, cl, ka)	{ S(s), MAX_HEAD, 0, OK, t, f, cl, ka }
 /* Request refused (or incomplete, rc 0). */
-#define RQ_ERR(s, rc)		{ S(s), MAX_HEAD, 0, rc, 0, NONE, -1, 0, 0 }
-#define RQ_MAX(s, max, rc)	{ S(s), max, 0, rc, 0, NONE, -1, 0, 0 }
+#define RQ_ERR(s, rc)		{ S(s), MAX_HEAD, 0, rc, 0, NONE, -1, 0 }
+#define RQ_MAX(s, max, rc)	{ S(s), max, 0, rc, 0, NONE, -1, 0 }
 
 #define H11	"GET / HTTP/1.1\r\nHost: a\r\n"
 #define P11	"POST /f HTTP/1.1\r\nHost: a\r\n"
 
 static const struct head_case requests[] = {
 	/* Valid heads, and what they mean. */
-	RQ(H11 "\r\n", 0, NONE, -1, 1, 0),
-	RQ("GET / HTTP/1.0\r\n\r\n", 0, NONE, -1, 0, 0),
-	RQ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, NONE, -1,
-	    1, 0),
+	RQ(H11 "\r\n", 0, NONE, -1, 1),
+	RQ("GET / HTTP/1.0\r\n\r\n", 0, NONE, -1, 0),
+	RQ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, NONE, -1, 1),
 	RQ("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0,
-	    NONE, -1, 0, 0),
-	RQ(H11 "Connection: close\r\n\r\n", 0, NONE, -1, 0, 0),
-	RQ(H11 "Connection: foo,CLOSE\r\n\r\n", 0, NONE, -1, 0, 0),
-	RQ(H11 "Connection: closed\r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ("GET / HTTP/1.1\nHost: a\n\n", 0, NONE, -1, 1, 0),
-	RQ("GET / HTTP/1.1\r\nHost: a\n\r\n", 0, NONE, -1, 1, 0),
-	RQ("\r\n\r\n" H11 "\r\n", 0, NONE, -1, 1, 0),
-	RQ("\n" H11 "\r\n", 0, NONE, -1, 1, 0),
-	RQ(P11 "Content-Length: 5\r\n\r\nhello", 5, LENGTH, 5, 1, 0),
-	RQ(P11 "Content-Length: 5, 5\r\n\r\nhello", 5, LENGTH, 5, 1, 0),
+	    NONE, -1, 0),
+	RQ(H11 "Connection: close\r\n\r\n", 0, NONE, -1, 0),
+	RQ(H11 "Connection: foo,CLOSE\r\n\r\n", 0, NONE, -1, 0),
+	RQ(H11 "Connection: closed\r\n\r\n", 0, NONE, -1, 1),
+	RQ("GET / HTTP/1.1\nHost: a\n\n", 0, NONE, -1, 1),
+	RQ("GET / HTTP/1.1\r\nHost: a\n\r\n", 0, NONE, -1, 1),
+	RQ("\r\n\r\n" H11 "\r\n", 0, NONE, -1, 1),
+	RQ("\n" H11 "\r\n", 0, NONE, -1, 1),
+	RQ(P11 "Content-Length: 5\r\n\r\nhello", 5, LENGTH, 5, 1),
+	RQ(P11 "Content-Length: 5, 5\r\n\r\nhello", 5, LENGTH, 5, 1),
 	RQ(P11 "Content-Length: 5\r\ncontent-length: 05\r\n\r\n", 0, LENGTH,
-	    5, 1, 0),
+	    5, 1),
 	RQ(P11 "Content-Length: 0\r\n\r\n" NEXT, sizeof(NEXT) - 1, LENGTH, 0,
-	    1, 0),
+	    1),
 	RQ(P11 "Content-Length: 9223372036854775807\r\n\r\n", 0, LENGTH,
-	    LLONG_MAX, 1, 0),
+	    LLONG_MAX, 1),
 	RQ(P11 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 5, CHUNKED, -1,
-	    1, 0),
-	RQ(P11 "transfer-encoding:  Chunked \r\n\r\n", 0, CHUNKED, -1, 1, 0),
+	    1),
+	RQ(P11 "transfer-encoding:  Chunked \r\n\r\n", 0, CHUNKED, -1, 1),
 	RQ(P11 "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n", 0, LENGTH,
-	    1, 1, 1),
+	    1, 1),
 	RQ(P11 "Content-Length: 1\r\nexpect: 100-Continue\r\n\r\n", 0, LENGTH,
-	    1, 1, 1),
-	RQ(H11 "X-Pad:  \t spaced \t \r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ(H11 "X-Text: caf\xc3\xa9 \"q\" (c)\r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ(H11 "X-Empty:\r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ("GET http://a/b?c=d#e HTTP/1.1\r\nHost: a\r\n\r\n", 0, NONE, -1, 1,
-	    0),
-	RQ("M-SEARCH! /x HTTP/1.1\r\nHost:\r\n\r\n", 0, NONE, -1, 1, 0),
-	RQ("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0, NONE, -1, 1,
-	    0),
-	RQ("GET HTTPS://a:8443?q HTTP/1.1\r\nHost: b\r\n\r\n", 0, NONE, -1,
-	    1, 0),
+	    1, 1),
+	RQ(H11 "X-Pad:  \t spaced \t \r\n\r\n", 0, NONE, -1, 1),
+	RQ(H11 "X-Text: caf\xc3\xa9 \"q\" (c)\r\n\r\n", 0, NONE, -1, 1),
+	RQ(H11 "X-Empty:\r\n\r\n", 0, NONE, -1, 1),
+	RQ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, NONE, -1, 1),
+	RQ("GET http://a/b?c=d#e HTTP/1.1\r\nHost: a\r\n\r\n", 0, NONE, -1, 1),
+	RQ("M-SEARCH! /x HTTP/1.1\r\nHost:\r\n\r\n", 0, NONE, -1, 1),
+	RQ("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0, NONE, -1, 1),
+	RQ("GET HTTPS://a:8443?q HTTP/1.1\r\nHost: b\r\n\r\n", 0, NONE, -1, 1),
 	/* Not there yet. */
 	RQ_ERR("", 0),
 	RQ_ERR("\r\n", 0),
@@ -196,14 +191,14 @@ static const struct head_case requests[] = {
 	/* Too big. */
 	RQ_MAX(H11 "X-Long: aaaaaaaaaaaaaaaaaaaa", 40, -431),
 	RQ_MAX(H11 "\r\n", 26, -431),
-	{ S(H11 "\r\n"), 27, 0, OK, 0, NONE, -1, 1, 0 },
+	{ S(H11 "\r\n"), 27, 0, OK, 0, NONE, -1, 1 },
 	RQ_MAX("\r\n\r\n\r\n\r\n\r\n\r\n", 10, -431),
 };
 
 /* Valid response: head_request, tail, framing, Content-Length, keep-alive. */
-#define RS(s, hr, t, f, cl, ka) { S(s), MAX_HEAD, hr, OK, t, f, cl, ka, 0 }
-#define RS_ERR(s, rc)		{ S(s), MAX_HEAD, 0, rc, 0, NONE, -1, 0, 0 }
-#define RS_MAX(s, max, rc)	{ S(s), max, 0, rc, 0, NONE, -1, 0, 0 }
+#define RS(s, hr, t, f, cl, ka) { S(s), MAX_HEAD, hr, OK, t, f, cl, ka }
+#define RS_ERR(s, rc)		{ S(s), MAX_HEAD, 0, rc, 0, NONE, -1, 0 }
+#define RS_MAX(s, max, rc)	{ S(s), max, 0, rc, 0, NONE, -1, 0 }
 
 static const struct head_case responses[] = {
 	RS("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 5, LENGTH,
@@ -284,7 +279,7 @@ static const struct head_case responses[] = {
 	RS_MAX("HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaa", 30, -502),
 	RS_MAX("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 37, -502),
 	{ S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 38, 0, OK, 0,
-	    LENGTH, 0, 1, 0 },
+	    LENGTH, 0, 1 },
 };
 
 static int
@@ -323,7 +318,6 @@ check_head(const struct head_case *c, int response, int row)
 		ck_assert_int_eq(m.framing, c->framing);
 		ck_assert_int_eq(m.content_length, c->content_length);
 		ck_assert_int_eq(m.keep_alive, c->keep_alive);
-		ck_assert_int_eq(m.expect_continue, c->expect);
 	}
 	for (k = 0; k < c->len; k++) {
 		rc = parse(c, response, k, &m);
