@@ -195,6 +195,21 @@ health_status_line(const char *s, size_t n)
 	return (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 }
 
+static const char *const stage_name[] = { "IDLE", "CONNECT", "SEND", "READ" };
+
+/* The probe moves to stage `to`; under -v one line says so, and why. */
+static void
+probe_to(struct backend *be, enum check_stage to, const char *why)
+{
+	struct check *k = &be->check;
+
+	if (cfg.verbose && k->stage != to)
+		log_event("%s check %s -> %s%s%s", be->addr.str,
+		    stage_name[k->stage], stage_name[to], why[0] != '\0' ?
+		    ": " : "", why);
+	k->stage = to;
+}
+
 /* The probe is over: record it, close it, and wait for the next one. */
 static void
 probe_finish(struct backend *be, int passed, const char *fmt, ...)
@@ -211,7 +226,7 @@ probe_finish(struct backend *be, int passed, const char *fmt, ...)
 		close(k->fd);
 		k->fd = -1;
 	}
-	k->stage = CHECK_IDLE;
+	probe_to(be, CHECK_IDLE, k->last);
 	k->last_ok = passed;
 	k->last_ms = (now - k->started) * 1000;
 	if (passed)
@@ -258,7 +273,7 @@ probe_send(struct backend *be)
 	if (w > 0)
 		k->sent += (size_t)w;
 	if (k->sent == n) {
-		k->stage = CHECK_READ;	/* on_probe watches for reading */
+		probe_to(be, CHECK_READ, "request sent");	/* read it next */
 	}
 }
 
@@ -313,7 +328,7 @@ on_probe(void *arg, int fd, int events)
 			probe_connect(be, err);	/* the next address, or fail */
 			return;
 		}
-		k->stage = CHECK_SEND;
+		probe_to(be, CHECK_SEND, "connected");
 		probe_send(be);
 		break;
 	case CHECK_SEND:
@@ -342,7 +357,7 @@ probe_skip(struct backend *be)
 	double now = loop_now();
 
 	log_event("%s check skipped: lb is out of descriptors", be->addr.str);
-	k->stage = CHECK_IDLE;
+	probe_to(be, CHECK_IDLE, "skipped");
 	timer_arm(&k->timer, k->next_at > now ? k->next_at : now);
 }
 
@@ -362,7 +377,7 @@ probe_connect(struct backend *be, int failed)
 			probe_finish(be, 0, "connect: %s", strerror(errno));
 		return;
 	}
-	k->stage = CHECK_CONNECT;
+	probe_to(be, CHECK_CONNECT, failed != 0 ? "the next address" : "");
 	loop_watch(k->fd, EV_WRITE, on_probe, be);
 }
 

@@ -855,6 +855,45 @@ START_TEST(poll_holds_thousands_of_clients_in_one_process)
 }
 END_TEST
 
+/*
+ * -v: the machines a learner draws, at work. One request through lb
+ * writes each move of the connection and its probe's stages on stderr,
+ * with why; without -v, not one such line.
+ */
+START_TEST(verbose_shows_each_state_change)
+{
+	struct h_proc *b = h_backend("b1", "-q", NULL), *lb, *quiet;
+	char want[160], *err;
+	struct h_resp r;
+
+	lb = h_lb(1, &b, "-v", "-i", "200", NULL);
+	ck_assert_int_eq(h_request(lb->port, GET, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+	snprintf(want, sizeof(want), "IDLE -> CONNECT: GET / to 127.0.0.1:%d",
+	    b->port);
+	ck_assert_msg(h_wait_for_text(lb->err, want, h_scaled(2000)),
+	    "no '%s'", want);
+	ck_assert(h_wait_for_text(lb->err, "PROXY -> IDLE: 200, the response "
+	    "is out", h_scaled(2000)));
+	ck_assert(h_wait_for_text(lb->err, "response HEAD -> BODY",
+	    h_scaled(2000)));
+	snprintf(want, sizeof(want), "127.0.0.1:%d check READ -> IDLE: status "
+	    "200", b->port);
+	ck_assert_msg(h_wait_for_text(lb->err, want, h_scaled(2000)),
+	    "no '%s'", want);
+
+	quiet = h_lb(1, &b, "-i", "200", NULL);
+	ck_assert_int_eq(h_request(quiet->port, GET, &r), 0);
+	h_resp_free(&r);
+	h_pause_ms(500);	/* two probes at least */
+	err = h_slurp(quiet->err);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, " -> ") == NULL, "without -v: %s", err);
+	free(err);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -873,6 +912,7 @@ ops_suite(void)
 		a_stalled_log_reader_stops_no_request,
 		a_stalled_log_reader_does_not_stall_the_stop,
 		poll_holds_thousands_of_clients_in_one_process,
+		verbose_shows_each_state_change,
 		NULL
 	};
 
