@@ -75,6 +75,10 @@ struct backend {
 	struct hostport addr;
 	struct addrinfo *addrs;	/* resolved once, when it joins */
 	int	weight;		/* -b HOST:PORT,weight=N (default 1) */
+	int	maxconn;	/* ,maxconn=N: requests in flight at most; 0: any */
+	int	slowstart_ms;	/* ,slowstart=MS: its share grows over MS; 0: no */
+	double	ramp_from;	/* when its slow start began; 0: none */
+	int	inflight;	/* requests in flight to it, from this process */
 	int	current;	/* smooth round robin's current weight */
 	int	in_turn;	/* it took part in the last pick */
 	int	up;

@@ -5,15 +5,94 @@
  * HOST:PORT,weight=N) give some a bigger share, spread out rather than
  * in bursts. A backend that just failed a request sits out the retry.
  *
- * It only reads the table: be->up is health.c's, be->drain roster.c's.
- * With -w N each worker picks on its own, so the rotation is per worker.
+ * -B least sends each request to the backend with the fewest requests
+ * in flight for its weight instead (the round robin breaks ties), so a
+ * backend that slows down gets fewer. ,maxconn=N caps what one backend
+ * has in flight (conn.c queues the rest); ,slowstart=MS lets a backend
+ * that just came up take a growing share.
+ *
+ * It only reads the table: be->up is health.c's, be->drain roster.c's,
+ * be->inflight conn.c's. With -w N each worker picks on its own, so the
+ * rotation is per worker; least counts every worker's requests.
  */
 #include "backend.h"
 #include "balance.h"
 #include "config.h"
 
+#include "loop.h"
+
 static int next_backend;	/* ties go to the first from here */
 static int sitting_out = -1;	/* failed a request: not in the next pick */
+static int worker_k, worker_n = 1;	/* -w N: this is worker k of n */
+int (*balance_inflight_elsewhere)(const struct backend *be);
+
+/*
+ * -w N: each worker holds a share of every backend's maxconn (the first
+ * maxconn % n workers one more), so that together they never exceed it,
+ * without a lock between processes. A share is at least 1: with fewer
+ * slots than workers, up to n requests may be in flight (said in the
+ * README). Least requests counts every worker's (from the shared table).
+ */
+void
+balance_worker(int k, int n)
+{
+	worker_k = k;
+	worker_n = n > 0 ? n : 1;
+}
+
+int
+balance_limit(const struct backend *be)
+{
+	int share;
+
+	if (be->maxconn == 0)
+		return 0;
+	share = be->maxconn / worker_n + (worker_k < be->maxconn % worker_n);
+	return share > 0 ? share : 1;
+}
+
+/* Every process's requests in flight to be. */
+static int
+inflight_all(const struct backend *be)
+{
+	return be->inflight + (balance_inflight_elsewhere != NULL ?
+	    balance_inflight_elsewhere(be) : 0);
+}
+
+static int
+full(const struct backend *be)
+{
+	int limit = balance_limit(be);
+
+	return limit > 0 && be->inflight >= limit;
+}
+
+/*
+ * HAProxy's slow start: for MS after a backend comes up (not at lb's
+ * start: nothing was sent anywhere yet), its weight grows in a straight
+ * line from a tenth to all of it, so a cold cache warms on a trickle.
+ */
+double
+balance_weight(const struct backend *be, double now)
+{
+	double t;
+
+	if (be->slowstart_ms <= 0 || be->ramp_from <= 0)
+		return be->weight;
+	t = (now - be->ramp_from) * 1000 / be->slowstart_ms;
+	if (t >= 1)
+		return be->weight;
+	return be->weight * (0.1 + 0.9 * (t > 0 ? t : 0));
+}
+
+/* The weight the round robin adds: ten times balance_weight(), at least 1. */
+static int
+turn_weight(const struct backend *be)
+{
+	int w = (int)(balance_weight(be, loop_now()) * 10 + 0.5);
+
+	return w > 0 ? w : 1;
+}
 
 /*
  * be failed live traffic just now (conn.c could not connect, or had no
@@ -46,6 +125,27 @@ count_taking_part(int all, int skip)
 	return n;
 }
 
+/* May backend b win this pick (it takes part, see in_turn)? */
+static int
+may_win(int b, int skip)
+{
+	return b != skip && !full(&backends[b]);
+}
+
+/*
+ * Least requests: which of a and b has fewer in flight for its weight?
+ * <0: a, >0: b, 0: as loaded as each other. a.inflight / a.weight
+ * against b's, multiplied out (no division, no rounding).
+ */
+static int
+lighter(const struct backend *a, const struct backend *b)
+{
+	long x = (long)inflight_all(a) * turn_weight(b),
+	    y = (long)inflight_all(b) * turn_weight(a);
+
+	return x < y ? -1 : x > y;
+}
+
 /*
  * nginx's smooth weighted round robin: at each pick, every backend that
  * takes part adds its weight to its current weight; the highest wins
@@ -62,18 +162,27 @@ count_taking_part(int all, int skip)
  * others (resetting every weight for it instead handed the next picks to
  * the heaviest backend and the failing one, in turn, and starved the
  * rest). Ties go to the first from where the last pick left off.
+ *
+ * A backend at its maxconn cannot win either, in the same way. Under
+ * -B least only the least loaded (lighter()) may win, and the round
+ * robin picks among those: equal loads take their turns by weight.
  */
 static int
 smooth_pick(int all, int skip)
 {
 	struct backend *be;
-	int i, b, in, best = -1, total = 0, changed = 0;
+	int i, b, in, w, best = -1, total = 0, changed = 0, least = -1;
 
 	for (i = 0; i < nbackends; i++) {
 		in = may_take_part(i, all, -1);
 		changed |= in != backends[i].in_turn;
 		backends[i].in_turn = in;
+		if (in && may_win(i, skip) && (least < 0 ||
+		    lighter(&backends[i], &backends[least]) < 0))
+			least = i;
 	}
+	if (least < 0)
+		return BALANCE_FULL;	/* every one that may win is full */
 	for (i = 0; i < nbackends; i++) {
 		b = (next_backend + i) % nbackends;
 		be = &backends[b];
@@ -81,9 +190,10 @@ smooth_pick(int all, int skip)
 			be->current = 0;
 		if (!be->in_turn)
 			continue;
-		be->current += be->weight;
-		total += be->weight;
-		if (b != skip && (best < 0 ||
+		be->current += (w = turn_weight(be));
+		total += w;
+		if (may_win(b, skip) && (cfg.balancer != BALANCE_LEAST ||
+		    lighter(be, &backends[least]) == 0) && (best < 0 ||
 		    be->current > backends[best].current))
 			best = b;
 	}
@@ -112,5 +222,5 @@ balance_pick(void)
 	}
 	if (count_taking_part(all, skip) == 0)
 		skip = -1;
-	return smooth_pick(all, skip);
+	return smooth_pick(all, skip);	/* or BALANCE_FULL: conn.c queues */
 }

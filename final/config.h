@@ -13,6 +13,12 @@
 #define HEAD_MAX	16384	/* a request or response head, at most */
 
 /* -P: what lb tells a backend about the request it passes on. */
+/* -B: how a backend is chosen for each request. */
+enum balancer {
+	BALANCE_RR,	/* smooth weighted round robin */
+	BALANCE_LEAST	/* fewest requests in flight for its weight */
+};
+
 enum forwarded {
 	FWD_X,		/* X-Forwarded-For (appended), -Proto and -Host (set) */
 	FWD_RFC7239,	/* Forwarded: for=...;host=...;proto=http (appended) */
@@ -31,6 +37,8 @@ struct config {
 	int	check_ms;		/* -t check=: one health check */
 	int	pool_ms;		/* -t pool=: an idle pooled connection */
 	int	tunnel_ms;		/* -t tunnel=: a tunnel silent both ways */
+	int	queue_ms;		/* -t queue=: waiting for a slot, 503 */
+	enum balancer balancer;		/* -B rr|least */
 	int	interval_ms;		/* -i: between health checks */
 	int	rise, fall;		/* -R, -F */
 	const char *health_path;	/* -H */

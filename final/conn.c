@@ -216,6 +216,8 @@ static unsigned long nclients_ever;	/* for c->id */
 static int ntunnels;			/* open now */
 static unsigned long long tunnels_total;
 static int draining;
+static int queue_len, queue_peak;	/* clients in C_QUEUE: now, at most */
+static double queue_longest_ms;		/* the longest wait there */
 static struct listener listener = LISTENER_INIT;
 static int fd_cap = 1024;		/* see count_descriptors() */
 
@@ -2176,6 +2178,14 @@ conn_drain(void)
 	for (c = clients; c != NULL; c = c->next)
 		if (c->state == C_IDLE && buf_used(c->in) == 0)
 			close_client(c, 0, 0, FIN, "drain: idle clients go");
+}
+
+void
+conn_queue(int *waiting, int *peak, double *longest_ms)
+{
+	*waiting = queue_len;
+	*peak = queue_peak;
+	*longest_ms = queue_longest_ms;
 }
 
 int

@@ -55,6 +55,7 @@ static const struct config defaults = {
 	.check_ms = 1000,
 	.pool_ms = 4000,
 	.tunnel_ms = 3600000,
+	.queue_ms = 5000,
 	.interval_ms = 2000,
 	.rise = 2,
 	.fall = 3,
