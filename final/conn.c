@@ -8,37 +8,56 @@
  * has its own: the request on its way up (enum rqstate) and the
  * response on its way down (enum rsstate).
  *
- *                     ┌────────────────────────── next request ───┐
- *                     ▼                                            │
- *   accept ──> C_IDLE ─byte─> C_HEAD ─head─> C_CONNECT ──> C_PROXY ─┤
- *                │  └─────── whole head ────┘   │   └ pooled ┘ │ │  │
- *                │             bad, slow, no backend: │        │ │  │ 101
- *                │                        C_ANSWER <──┴────────┘ │  ▼
- *                │                           │      (4xx, 5xx)   │ C_TUNNEL
- *                │                           ▼                   │  │
- *                │                        C_LINGER <─ close ─────┘  │
- *                ▼                           │                      │
- *             C_CLOSED <─────────────────────┴──────────────────────┘
+ *   accept
+ *     │
+ *     ▼
+ *   C_IDLE <───────────── the response is out; keep-alive ──────┐
+ *     │ a byte                                                  │
+ *     ▼                                                         │
+ *   C_HEAD ── a whole head; every backend full ──> C_QUEUE      │
+ *     │ a whole head                                  │ a slot  │
+ *     ▼                                               │         │
+ *   C_CONNECT <───────────────────────────────────────┤         │
+ *     │ connected (a pooled connection skips this)    │         │
+ *     ▼                                               │         │
+ *   C_PROXY <─────────────────────────────────────────┘         │
+ *     │ └───────────────────────────────────────────────────────┘
+ *     │ 101: the backend switched protocols
+ *     ▼
+ *   C_TUNNEL
  *
- * The picture leaves arrows out (every state can close, and a retry
- * goes back to C_CONNECT). The whole machine is the list below: each
- * line is a row of client_moves[], enter() refuses a move that is not
- * there (a bug in lb: see HOLDS()), and a unit test checks that this
- * list, final/README's and the table are the same.
+ *   Off this path: lb's own answer (a bad request, no backend, 502,
+ *   504) goes out in C_ANSWER; after it, or after a response with
+ *   Connection: close, lb reads what still comes in C_LINGER; and every
+ *   state may end in C_CLOSED.
+ *
+ * The picture leaves arrows out (a retry goes back to C_CONNECT, or to
+ * C_QUEUE). The whole machine is the list below: each line is a row of
+ * client_moves[], enter() refuses a move that is not there (a bug in
+ * lb: see HOLDS()), and a unit test checks that this list, final/README's
+ * and the table are the same.
  *
  *   IDLE    -> HEAD     part of a request head is in
+ *   IDLE    -> QUEUE    a whole head, and every backend is at its maxconn
  *   IDLE    -> CONNECT  a whole head: a backend connection is opening
  *   IDLE    -> PROXY    a whole head: sent on a pooled connection
  *   IDLE    -> ANSWER   lb answers itself: a bad request, no backend up
  *   IDLE    -> CLOSED   the client closed, went idle too long, or drain
+ *   HEAD    -> QUEUE    the head is whole; every backend is at maxconn
  *   HEAD    -> CONNECT  the head is whole: a backend connection opens
  *   HEAD    -> PROXY    the head is whole: a pooled connection
  *   HEAD    -> ANSWER   a bad or slow head (400, 408, 431...), no backend
  *   HEAD    -> CLOSED   the client closed mid-head
+ *   QUEUE   -> CONNECT  a backend slot is free: a connection opens
+ *   QUEUE   -> PROXY    a backend slot is free: a pooled connection
+ *   QUEUE   -> ANSWER   no slot within -t queue, or no backend up: 503
+ *   QUEUE   -> CLOSED   the client left while it waited
+ *   CONNECT -> QUEUE    that backend failed; the others are at maxconn
  *   CONNECT -> CONNECT  that address or backend failed: the next one
  *   CONNECT -> PROXY    connected: the request goes
  *   CONNECT -> ANSWER   no backend could be reached: 503 (or 502)
  *   CONNECT -> CLOSED   lb stops at its drain deadline, or a bug
+ *   PROXY   -> QUEUE    no response; the other backends are at maxconn
  *   PROXY   -> CONNECT  no response: sent again on a fresh connection
  *   PROXY   -> PROXY    no response: sent again, a pooled connection
  *   PROXY   -> ANSWER   no response lb can pass on: 502, 504, or 408
@@ -130,6 +149,7 @@
 enum cstate {
 	C_IDLE,		/* between requests: no byte of the next one yet */
 	C_HEAD,		/* part of a request head is in; its deadline runs */
+	C_QUEUE,	/* every backend is at its maxconn: waiting for a slot */
 	C_CONNECT,	/* a non-blocking connect to a backend is under way */
 	C_PROXY,	/* the exchange: see enum rqstate and enum rsstate */
 	C_TUNNEL,	/* after a 101: bytes both ways, no HTTP (see tunnel()) */
@@ -194,6 +214,10 @@ struct client {
 	enum bend backend_end;	/* B_FIN, B_RESET: bin may still hold the rest */
 	int	backend_more;	/* its last read filled bin: likely more */
 	const struct addrinfo *ai;	/* C_CONNECT: the address tried */
+	struct backend *slot_be;	/* it holds one of be's slots (maxconn) */
+	struct client *qnext, *qprev;	/* C_QUEUE: the queue, oldest first */
+	double	tq;		/* C_QUEUE: since when */
+	double	queued_ms;	/* for the log: waited for a slot; -1: never */
 	int	tries;		/* backends tried for this request */
 	int	retries;	/* for the log */
 	int	reused;		/* bc came from the pool */
@@ -216,8 +240,12 @@ static unsigned long nclients_ever;	/* for c->id */
 static int ntunnels;			/* open now */
 static unsigned long long tunnels_total;
 static int draining;
+static struct client *queue_head, *queue_tail;	/* C_QUEUE, in order */
 static int queue_len, queue_peak;	/* clients in C_QUEUE: now, at most */
 static double queue_longest_ms;		/* the longest wait there */
+static void run_queue(void *arg);
+/* A slot may be free: run_queue(), at the next pass. Never armed yet. */
+static struct timer queue_timer = { 0, run_queue, NULL, -1, 0 };
 static struct listener listener = LISTENER_INIT;
 static int fd_cap = 1024;		/* see count_descriptors() */
 
@@ -248,7 +276,8 @@ struct move {
 };
 
 static const char *const cstate_name[] = {
-	"IDLE", "HEAD", "CONNECT", "PROXY", "TUNNEL", "ANSWER", "LINGER",
+	"IDLE", "HEAD", "QUEUE", "CONNECT", "PROXY", "TUNNEL", "ANSWER",
+	"LINGER",
 	"CLOSED"
 };
 static const char *const rqstate_name[] = {
@@ -259,13 +288,17 @@ static const char *const rsstate_name[] = {
 };
 
 static const struct move client_moves[] = {
-	{ C_IDLE, C_HEAD }, { C_IDLE, C_CONNECT }, { C_IDLE, C_PROXY },
-	{ C_IDLE, C_ANSWER }, { C_IDLE, C_CLOSED },
-	{ C_HEAD, C_CONNECT }, { C_HEAD, C_PROXY }, { C_HEAD, C_ANSWER },
-	{ C_HEAD, C_CLOSED },
-	{ C_CONNECT, C_CONNECT }, { C_CONNECT, C_PROXY },
-	{ C_CONNECT, C_ANSWER }, { C_CONNECT, C_CLOSED },
-	{ C_PROXY, C_CONNECT }, { C_PROXY, C_PROXY }, { C_PROXY, C_ANSWER },
+	{ C_IDLE, C_HEAD }, { C_IDLE, C_QUEUE }, { C_IDLE, C_CONNECT },
+	{ C_IDLE, C_PROXY }, { C_IDLE, C_ANSWER }, { C_IDLE, C_CLOSED },
+	{ C_HEAD, C_QUEUE }, { C_HEAD, C_CONNECT }, { C_HEAD, C_PROXY },
+	{ C_HEAD, C_ANSWER }, { C_HEAD, C_CLOSED },
+	{ C_QUEUE, C_CONNECT }, { C_QUEUE, C_PROXY }, { C_QUEUE, C_ANSWER },
+	{ C_QUEUE, C_CLOSED },
+	{ C_CONNECT, C_QUEUE }, { C_CONNECT, C_CONNECT },
+	{ C_CONNECT, C_PROXY }, { C_CONNECT, C_ANSWER },
+	{ C_CONNECT, C_CLOSED },
+	{ C_PROXY, C_QUEUE }, { C_PROXY, C_CONNECT }, { C_PROXY, C_PROXY },
+	{ C_PROXY, C_ANSWER },
 	{ C_PROXY, C_IDLE }, { C_PROXY, C_LINGER }, { C_PROXY, C_TUNNEL },
 	{ C_PROXY, C_CLOSED },
 	{ C_TUNNEL, C_CLOSED },
@@ -320,6 +353,8 @@ entry_holds(const struct client *c, enum cstate to)
 	case C_HEAD:
 	case C_LINGER:
 		return c->bfd < 0;
+	case C_QUEUE:
+		return c->bfd < 0 && c->be == NULL && c->slot_be == NULL;
 	case C_CONNECT:
 		return c->bfd >= 0 && c->bc == NULL && c->be != NULL;
 	case C_PROXY:
@@ -410,11 +445,58 @@ use_backend(struct client *c, struct backend *be)
 	c->be = be;
 }
 
+/* ---- backend slots (,maxconn=N) ---- */
+
+/* c's request takes one of c->be's slots (balance_pick() saw it free). */
+static void
+take_slot(struct client *c)
+{
+	if (!HOLDS(c, c->slot_be == NULL && c->be != NULL))
+		return;
+	c->slot_be = c->be;
+	c->be->inflight++;
+}
+
+/*
+ * c's request is done with its backend (answered, failed, or on its way
+ * to another): the slot goes back, and a client waiting in the queue may
+ * take it, at the start of the next pass (run_queue(), from a timer: not
+ * here, deep inside another client's handling).
+ */
+static void
+give_slot(struct client *c)
+{
+	if (c->slot_be == NULL)
+		return;
+	c->slot_be->inflight--;
+	c->slot_be = NULL;
+	if (queue_head != NULL)
+		timer_arm(&queue_timer, loop_now());
+}
+
+/* c leaves the queue, if it is in it (for a slot, an answer, or gone). */
+static void
+unqueue(struct client *c)
+{
+	double waited = (loop_now() - c->tq) * 1000;
+
+	if (c->qprev == NULL && queue_head != c)
+		return;		/* not in it */
+	*(c->qprev != NULL ? &c->qprev->qnext : &queue_head) = c->qnext;
+	*(c->qnext != NULL ? &c->qnext->qprev : &queue_tail) = c->qprev;
+	c->qnext = c->qprev = NULL;
+	queue_len--;
+	c->queued_ms = (c->queued_ms > 0 ? c->queued_ms : 0) + waited;
+	if (waited > queue_longest_ms)
+		queue_longest_ms = waited;
+}
+
 /* ---- closing ---- */
 
 static void
 close_backend(struct client *c, int reusable)
 {
+	give_slot(c);
 	if (c->bc != NULL) {
 		c->bc->be->bytes += (unsigned long long)c->sent;
 		bconn_give_back(c->bc, reusable);	/* closes it if not */
@@ -473,6 +555,7 @@ close_client(struct client *c, char cause, int status, enum how how,
 {
 	if (c->state == C_CLOSED)
 		return;
+	unqueue(c);		/* first: the log says how long it waited */
 	if (cause != 0)
 		c->cause = cause;
 	log_request(c, status);
@@ -532,8 +615,9 @@ start_linger(struct client *c, const char *why)
  *         request, R lb ran out of memory or sockets, c the client was
  *         too slow, s the backend was, t a tunnel sat silent, K the
  *         drain deadline cut it, I lb found a bug in itself (bug())
- *   when: R the request, C connecting, H waiting for the response head,
- *         D passing the response body, T a tunnel
+ *   when: R the request, Q waiting for a backend slot (maxconn), C
+ *         connecting, H waiting for the response head, D passing the
+ *         response body, T a tunnel
  */
 static char
 stage(const struct client *c)
@@ -542,6 +626,8 @@ stage(const struct client *c)
 	case C_IDLE:
 	case C_HEAD:	/* S here: no backend to be had for a whole request */
 		return c->cause == 'S' ? 'C' : 'R';
+	case C_QUEUE:
+		return 'Q';
 	case C_CONNECT:
 		return 'C';
 	case C_TUNNEL:
@@ -573,6 +659,7 @@ log_request(struct client *c, int status)
 	a.end[1] = c->cause != 0 ? stage(c) : '-';
 	a.reused = c->reused;
 	a.retries = c->retries;
+	a.queued_ms = c->queued_ms;
 	log_access(&a);
 	c->method[0] = '\0';
 }
@@ -830,7 +917,7 @@ start_request(struct client *c, const struct http_msg *m)
 		return;
 	}
 	c->tries = c->retries = 0;
-	c->backend_ms = -1;
+	c->backend_ms = c->queued_ms = -1;
 	choose_backend(c);
 }
 
@@ -842,7 +929,7 @@ name_refused(struct client *c, const char *method)
 	snprintf(c->method, sizeof(c->method), "%s", method);
 	snprintf(c->target, sizeof(c->target), "-");
 	c->t0 = loop_now();
-	c->backend_ms = -1;
+	c->backend_ms = c->queued_ms = -1;
 }
 
 /* C_IDLE, C_HEAD: is there a whole request head in `in`? */
@@ -894,6 +981,9 @@ parse_request(struct client *c)
 
 static void backend_failed(struct client *c, const char *why);
 static void choose_backend_or(struct client *c, const char *why);
+static int pick_for(const struct client *c);
+static void go_to(struct client *c, int b, const char *why);
+static void wait_for_slot(struct client *c);
 
 static void stash_request(struct client *c);
 
@@ -983,10 +1073,31 @@ start_exchange(struct client *c)
 	progress(c);	/* the request goes, as much as the backend takes */
 }
 
+/* Round robin (or least requests) to a backend, within the retry budget. */
+static void
+choose_backend_or(struct client *c, const char *why)
+{
+	go_to(c, pick_for(c), why);
+}
+
 /*
- * Round robin to the next backend that is up, within the retry budget.
- * When there is none: 503 if nothing is up, else the answer we have
- * (why != NULL: the last backend failed us after it was reached, 502).
+ * The backend for c's request: an index into backends[]; -1 when there
+ * is none (none is up, or the retry budget is spent); or BALANCE_FULL
+ * when every backend that could take it is at its maxconn.
+ */
+static int
+pick_for(const struct client *c)
+{
+	if (c->tries > cfg.retries || c->tries >= backend_count(1))
+		return -1;
+	return balance_pick();
+}
+
+/*
+ * c's request goes to backend b (see pick_for()), or waits in the queue
+ * (C_QUEUE), or is answered: 503 if nothing is up, else the answer we
+ * have (why != NULL: the last backend failed us after it was reached,
+ * 502).
  *
  * Which requests ride a pooled connection, on which the backend may
  * have closed just now (the keep-alive race), is the reuse rule (as
@@ -1002,12 +1113,13 @@ start_exchange(struct client *c)
  * is the connection's whole life, never to be handed to anyone else.
  */
 static void
-choose_backend_or(struct client *c, const char *why)
+go_to(struct client *c, int b, const char *why)
 {
-	int b;
-
-	if (c->tries > cfg.retries || c->tries >= backend_count(1) ||
-	    (b = balance_pick()) < 0) {
+	if (b == BALANCE_FULL) {
+		wait_for_slot(c);
+		return;
+	}
+	if (b < 0) {
 		balance_failed(NULL);	/* no retry follows: no one sits out */
 		if (why != NULL)
 			answer_error(c, 502, "Bad Gateway", "", why);
@@ -1018,6 +1130,7 @@ choose_backend_or(struct client *c, const char *why)
 	if (c->tries++ > 0)
 		c->retries++;
 	use_backend(c, &backends[b]);
+	take_slot(c);
 	c->tb = loop_now();
 	if (!reset_exchange(c))
 		return;
@@ -1031,6 +1144,51 @@ choose_backend_or(struct client *c, const char *why)
 	c->reused = 0;
 	c->ai = c->be->addrs;
 	connect_next(c, 0);
+}
+
+/*
+ * Every backend that could take c's request has maxconn requests in
+ * flight: c waits at the end of the queue, its request whole in lb,
+ * nothing sent anywhere. A slot that frees (give_slot()) goes to the
+ * queue's first; after -t queue ms of waiting, a 503.
+ */
+static void
+wait_for_slot(struct client *c)
+{
+	use_backend(c, NULL);
+	if (!enter(c, C_QUEUE, "%s %s: every backend is at its maxconn, %d "
+	    "waiting", c->method, c->target, queue_len))
+		return;
+	c->tq = loop_now();
+	c->qnext = NULL;
+	c->qprev = queue_tail;
+	*(queue_tail != NULL ? &queue_tail->qnext : &queue_head) = c;
+	queue_tail = c;
+	if (++queue_len > queue_peak)
+		queue_peak = queue_len;
+	deadline(c, cfg.queue_ms);
+	update(c);
+}
+
+/*
+ * The queue's turn (queue_timer): while the first in line has a backend
+ * to go to, it goes. It also looks again every 100 ms while anyone
+ * waits: a backend that comes up, or a reload that raises a maxconn,
+ * frees no slot but makes room all the same.
+ */
+static void
+run_queue(void *arg)
+{
+	struct client *c;
+	int b;
+
+	(void)arg;
+	while ((c = queue_head) != NULL && (b = pick_for(c)) != BALANCE_FULL) {
+		unqueue(c);
+		go_to(c, b, NULL);
+	}
+	if (queue_head != NULL)
+		timer_arm_ms(&queue_timer, 100);
 }
 
 static void
@@ -1162,7 +1320,8 @@ no_response(struct client *c, const char *why, int retry)
 		return;
 	}
 	close_backend(c, 0);
-	if (c->reused) {
+	if (c->reused) {		/* the same backend, the same slot */
+		take_slot(c);
 		c->reused = 0;
 		c->retries++;
 		c->tb = loop_now();
@@ -1374,7 +1533,7 @@ reset_request(struct client *c)
 {
 	c->method[0] = c->target[0] = '\0';
 	c->cause = 0;
-	c->backend_ms = -1;
+	c->backend_ms = c->queued_ms = -1;
 	use_backend(c, NULL);
 	c->status = 0;
 	c->sent = 0;
@@ -1822,6 +1981,38 @@ head_deadline(struct client *c)
 	    "the request head took too long");
 }
 
+/*
+ * C_QUEUE: the client is watched for reading only to see it leave: a
+ * FIN or a reset while it waits ends it (as HAProxy's abortonclose),
+ * since nothing was sent anywhere yet. Bytes it pipelines wait in in.
+ */
+static void
+queue_client(struct client *c, int events)
+{
+	ssize_t r;
+
+	if (!(events & EV_READ))
+		return;
+	r = buf_read(c->fd, &c->in);
+	if (r == 0 || r == -1)
+		close_client(c, 'C', 499, FIN, "the client left while queued");
+	else
+		update(c);
+}
+
+static void
+queue_deadline(struct client *c)
+{
+	char detail[96];
+
+	unqueue(c);
+	c->cause = 's';		/* the backends were too busy, too long */
+	snprintf(detail, sizeof(detail), "every backend was at its limit "
+	    "for %d ms", cfg.queue_ms);
+	answer_error(c, 503, "Service Unavailable", "Retry-After: 1\r\n",
+	    detail);
+}
+
 /* C_CONNECT: the backend's socket is writable: the connect is over. */
 static void
 connect_backend(struct client *c, int events)
@@ -2010,6 +2201,7 @@ static const struct state {
 } states[] = {
 	[C_IDLE] = { head_client, NULL, idle_deadline, head_watch },
 	[C_HEAD] = { head_client, NULL, head_deadline, head_watch },
+	[C_QUEUE] = { queue_client, NULL, queue_deadline, head_watch },
 	[C_CONNECT] = { NULL, connect_backend, connect_deadline,
 	    connect_watch },
 	[C_PROXY] = { proxy_client, proxy_backend, proxy_deadline,
@@ -2105,7 +2297,7 @@ add_client(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
 	c->bfd = -1;
-	c->backend_ms = -1;
+	c->backend_ms = c->queued_ms = -1;
 	c->state = C_IDLE;
 	c->id = ++nclients_ever;
 	addr_peer(fd, c->peer, sizeof(c->peer));
@@ -2226,5 +2418,6 @@ conn_free_all(void)
 		    c->state == C_PROXY && c->rs != RS_HEAD ? RESET : FIN,
 		    "the drain deadline");
 	conn_reap();
+	timer_disarm(&queue_timer);
 	loop_unlisten(&listener);
 }

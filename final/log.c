@@ -365,7 +365,7 @@ put_ms(char *p, double ms)
  * time client method target backend status bytes ms backend_ms end
  * flags, e.g.
  * 2026-12-03T08:34:16.123Z 127.0.0.1 GET /x 127.0.0.1:9001 200 179 0.412
- * 0.305 -- reused,retries=1
+ * 0.305 -- reused,retries=1 (and queued=MS: it waited for a slot)
  * Built by hand, not by printf(): one line per request, and printf's
  * parsing of its format string and of %.3f was a measurable share of
  * the balancer's own work.
@@ -373,7 +373,7 @@ put_ms(char *p, double ms)
 void
 log_access(const struct access *a)
 {
-	char line[32 + 64 + 24 + 256 + 270 + 128], *p = line;
+	char line[32 + 64 + 24 + 256 + 270 + 160], *p = line, *flags;
 
 	p = put_time(p);
 	*p++ = ' ';
@@ -399,14 +399,19 @@ log_access(const struct access *a)
 	*p++ = a->end[0];
 	*p++ = a->end[1];
 	*p++ = ' ';
-	if (!a->reused && a->retries == 0)
-		*p++ = '-';
+	flags = p;
 	if (a->reused)
-		p = put_str(p, a->retries > 0 ? "reused," : "reused");
+		p = put_str(p, "reused");
 	if (a->retries > 0) {
-		p = put_str(p, "retries=");
+		p = put_str(p, p > flags ? ",retries=" : "retries=");
 		p = put_num(p, (unsigned long long)a->retries, 1);
 	}
+	if (a->queued_ms >= 0) {
+		p = put_str(p, p > flags ? ",queued=" : "queued=");
+		p = put_ms(p, a->queued_ms);
+	}
+	if (p == flags)
+		*p++ = '-';
 	*p++ = '\n';
 	sink_put(&access_log, line, (size_t)(p - line));
 }

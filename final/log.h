@@ -18,6 +18,7 @@ struct access {
 	char	end[2];		/* how it ended: "--", or who and when */
 	int	reused;		/* on a pooled backend connection */
 	int	retries;	/* backends tried before the one that answered */
+	double	queued_ms;	/* waited for a backend slot (maxconn); < 0: no */
 };
 
 void	log_init(void);
