@@ -21,6 +21,7 @@ Suite	*ws_unit_suite(void);		/* tests/ws.c, for the tunnel suite */
 Suite	*tunnel_suite(void);		/* final/: WebSocket and Upgrade */
 Suite	*ops_suite(void);		/* final/: reload, drain, workers */
 Suite	*conn_unit_suite(void);		/* final/conn.c's own rules */
+Suite	*pp_unit_suite(void);		/* final/proxyproto.c, alone */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()
