@@ -1,8 +1,9 @@
 /*
  * unit_proxyproto.c - final/proxyproto.c, the PROXY protocol v1 and v2,
- * on real bytes: headers HAProxy sent, valid ones of every kind, and
- * truncated, oversized and lying ones; every valid header cut at every
- * length; and headers built by lb read back. Each table row is one test.
+ * on real bytes: headers HAProxy sent (kept here, and live when it is
+ * installed), valid ones of every kind, and truncated, oversized and
+ * lying ones; every valid header cut at every length; and headers built
+ * by lb read back. Each table row is one test.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -10,9 +11,14 @@
 #include <arpa/inet.h>
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include "harness.h"
 #include "proxyproto.h"
 #include "suites.h"
 
@@ -484,6 +490,136 @@ START_TEST(build_v2_is_what_haproxy_sends)
 }
 END_TEST
 
+/* The server lines of a live HAProxy, and what its header must say. */
+static const struct live {
+	const char *option;
+	int	version;
+} lives[] = {
+	{ "send-proxy", 1 },
+	{ "send-proxy-v2", 2 },
+	{ "send-proxy-v2 proxy-v2-options crc32c", 2 }
+};
+
+/* A listening socket on 127.0.0.1, its port in *port. */
+static int
+listener(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = h_loopback_socket(0, 0, &sin);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * HAProxy in TCP mode on front, relaying to back with a server option.
+ * SIGTERM kills it (no clean exit 0, as the harness wants of lb): the
+ * test ends it with h_kill.
+ */
+static struct h_proc *
+start_haproxy(int front, int back, const char *option)
+{
+	const char *dir = getenv("H_LOGDIR");
+	char path[256];
+	char *argv[] = { "haproxy", "-db", "-f", path, NULL };
+	struct h_proc *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/haproxy-%ld.cfg",
+	    dir != NULL ? dir : "/tmp", (long)getpid());
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "defaults\n\tmode tcp\n\ttimeout connect 5s\n"
+	    "\ttimeout client 5s\n\ttimeout server 5s\n"
+	    "listen l\n\tbind 127.0.0.1:%d\n\tserver s 127.0.0.1:%d %s\n",
+	    front, back, option);
+	fclose(f);
+	p = h_spawn("haproxy", argv, 0);
+	ck_assert_msg(h_wait_port(front, 5000) == 0, "haproxy does not listen");
+	unlink(path);
+	return p;
+}
+
+/*
+ * The header of the next connection HAProxy makes to lfd, with the
+ * request after it; 0 if it is not from the client at port sport (the
+ * harness's connection that saw HAProxy listen may come first, with a
+ * header of its own or, closed early, nothing at all).
+ */
+static int
+next_header(int lfd, unsigned sport, struct pp_info *info)
+{
+	struct pollfd pfd = { 0, POLLIN, 0 };
+	struct timeval tv = { 2, 0 };
+	char buf[PP_MAX + sizeof(REQ)];
+	size_t len = 0;
+	ssize_t r;
+	int fd, rc = 0;
+
+	pfd.fd = lfd;
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1,
+	    "no connection from HAProxy names our client's port %u", sport);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (rc == 0 && (r = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)r;
+		rc = pp_parse(buf, len, info);
+	}
+	if (len == 0 || (rc > 0 && info->src_port != sport)) {
+		close(fd);
+		return 0;
+	}
+	ck_assert_msg(rc > 0, "HAProxy's header: %d (%s)", rc, pp_strerror(rc));
+	while (len < (size_t)rc + sizeof(REQ) - 1 &&
+	    (r = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)r;
+	ck_assert_uint_eq(len, (size_t)rc + sizeof(REQ) - 1);
+	ck_assert_mem_eq(buf + rc, REQ, sizeof(REQ) - 1);
+	close(fd);
+	return rc;
+}
+
+/*
+ * A real sender, live: HAProxy (when installed) relays a client of ours
+ * to a socket of ours, and its header names that client's address and
+ * port and HAProxy's own, and is followed by the request untouched.
+ */
+START_TEST(haproxy_is_read_as_it_sends)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	struct pp_info info;
+	struct h_proc *haproxy;
+	int back, front, lfd, c;
+
+	if (system("command -v haproxy > /dev/null 2>&1") != 0) {
+		h_skip("haproxy is not installed");
+		return;
+	}
+	front = h_free_port();
+	lfd = listener(&back);
+	haproxy = start_haproxy(front, back, lives[_i].option);
+	ck_assert_int_ge(c = h_dial(front, 0), 0);
+	ck_assert_int_eq(getsockname(c, (struct sockaddr *)&me, &len), 0);
+	ck_assert_int_eq(h_write_all(c, REQ, sizeof(REQ) - 1), 0);
+	while (next_header(lfd, ntohs(me.sin_port), &info) == 0)
+		;
+	ck_assert_int_eq(info.version, lives[_i].version);
+	ck_assert_str_eq(info.kind, "TCP4");
+	ck_assert_str_eq(info.src_text, "127.0.0.1");
+	ck_assert_uint_eq(info.src_port, ntohs(me.sin_port));
+	ck_assert_str_eq(info.dst_text, "127.0.0.1");
+	ck_assert_uint_eq(info.dst_port, (unsigned)front);
+	close(c);
+	close(lfd);
+	h_kill(haproxy);
+}
+END_TEST
+
 Suite *
 pp_unit_suite(void)
 {
@@ -496,8 +632,9 @@ pp_unit_suite(void)
 		{ every_error_is_said, 0 },
 		{ build_then_parse, ROWS(trips) },
 		{ build_v2_is_what_haproxy_sends, 0 },
+		{ haproxy_is_read_as_it_sends, ROWS(lives) },
 		{ NULL, 0 }
 	};
 
-	return unit_suite("pp-unit", units, NULL, NULL);
+	return unit_suite("pp-unit", units, NULL, h_teardown);
 }
