@@ -1,10 +1,11 @@
 #!/bin/sh
 # fuzz.sh HARNESS SECONDS: run AFL++ on fuzz_HARNESS (http: the parser;
-# conn: the connection state machine), built twice by make fuzz (with
-# ASan and UBSan, and with CmpLog to solve comparisons), for SECONDS,
-# from the inputs in corpus/HARNESS; report what it found. Exit 1 if any
-# input crashed it (each one is replayed, to show why). What AFL++ kept
-# is in logs/fuzz-HARNESS/out/default/queue: new finds for the corpus.
+# conn: the connection state machine; pp: the PROXY protocol reader),
+# built twice by make fuzz (with ASan and UBSan, and with CmpLog to solve
+# comparisons), for SECONDS, from the inputs in corpus/HARNESS; report
+# what it found. Exit 1 if any input crashed it (each one is replayed, to
+# show why). What AFL++ kept is in logs/fuzz-HARNESS/out/default/queue:
+# new finds for the corpus.
 set -u
 h=${1:-http}
 secs=${2:-60}

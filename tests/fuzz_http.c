@@ -15,10 +15,8 @@
  *
  * The first byte says what to do with the rest: bit 0 request or
  * response, bit 1 the request was HEAD, bits 2-7 where to split the
- * body for a third, two-piece scan. Built by afl-clang-fast it takes
- * inputs in a loop (AFL++'s persistent mode: no fork per input);
- * built by any other compiler it is a plain program that reads one case
- * from stdin, to replay what the fuzzer found.
+ * body for a third, two-piece scan. main() is fuzz_main.h's: AFL++'s
+ * persistent loop, or one input from stdin to replay what it found.
  */
 #include <sys/types.h>
 
@@ -145,38 +143,4 @@ one(const char *buf, size_t len)
 	    "a body is done or not depending on how it arrives");
 }
 
-#ifdef __AFL_FUZZ_TESTCASE_LEN
-/* Built by afl-clang-fast: many inputs per process (persistent mode). */
-__AFL_FUZZ_INIT();
-
-int
-main(void)
-{
-	static char buf[MAX_INPUT];
-	const unsigned char *p = __AFL_FUZZ_TESTCASE_BUF;
-	size_t len;
-
-	while (__AFL_LOOP(10000)) {
-		len = (size_t)__AFL_FUZZ_TESTCASE_LEN;
-		if (len > sizeof(buf))
-			len = sizeof(buf);
-		memcpy(buf, p, len);	/* a copy: the parser may not write */
-		one(buf, len);
-	}
-	return 0;
-}
-#else
-int
-main(void)
-{
-	static char buf[MAX_INPUT];
-	size_t len = 0;
-	ssize_t r;
-
-	while (len < sizeof(buf) &&
-	    (r = read(0, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)r;
-	one(buf, len);
-	return 0;
-}
-#endif
+#include "fuzz_main.h"

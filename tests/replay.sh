@@ -1,12 +1,12 @@
 #!/bin/sh
-# replay.sh: every input in corpus/http and corpus/conn (the seeds, what
-# the fuzzers kept, and each input that once found a bug) through its
-# harness, once, with no fuzzing: a few seconds. Run by make test for
-# final/, so CI replays them under the sanitizers too.
+# replay.sh: every input in corpus/http, corpus/conn and corpus/pp (the
+# seeds, what the fuzzers kept, and each input that once found a bug)
+# through its harness, once, with no fuzzing: a few seconds. Run by make
+# test for final/, so CI replays them under the sanitizers too.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 fail=0
-for h in http conn; do
+for h in http conn pp; do
 	n=0
 	for f in "$here"/corpus/$h/*; do
 		[ -f "$f" ] || continue

@@ -22,6 +22,7 @@ Suite	*tunnel_suite(void);		/* final/: WebSocket and Upgrade */
 Suite	*ops_suite(void);		/* final/: reload, drain, workers */
 Suite	*conn_unit_suite(void);		/* final/conn.c's own rules */
 Suite	*deploy_suite(void);		/* final/: manual, install, systemd */
+Suite	*pp_unit_suite(void);		/* final/proxyproto.c, alone */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()

@@ -539,7 +539,8 @@ final_unit_suite(void)
 }
 
 Suite *(*const lesson_suites[])(void) = {
-	http_unit_suite, final_unit_suite, conn_unit_suite, forward_suite,
+	http_unit_suite, final_unit_suite, conn_unit_suite, pp_unit_suite,
+	forward_suite,
 	balance_suite,
 	concurrency_suite, http11_suite, health_suite, faults_suite,
 	ws_unit_suite, tunnel_suite, ops_suite, deploy_suite, NULL
