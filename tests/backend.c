@@ -730,8 +730,14 @@ request_done(struct conn *c)
 	if (q->kind == K_SICK || q->kind == K_WELL || q->kind == K_STATS)
 		respond_control(c);
 	else if (q->set.delay > 0) {
+		/*
+		 * Never early: now_ms() is the clock rounded up, and a timer
+		 * is due once now_ms() reaches it, up to a millisecond before
+		 * the clock does; a fresh reading and one more make the delay
+		 * at least what was asked (tests compare lb's timing with it).
+		 */
 		c->state = S_DELAY;
-		c->deadline = now + q->set.delay;
+		c->deadline = now_ms() + q->set.delay + 1;
 	} else
 		act(c);
 }
