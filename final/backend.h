@@ -28,8 +28,11 @@
 
 #define WEIGHT_MAX	100	/* -b HOST:PORT,weight=N: N from 1 to this */
 
-/* "GET " PATH (-H: 200 at most) " HTTP/1.1", Host: HOST:PORT (270), ... */
-#define HEALTH_REQUEST_MAX	640
+/*
+ * A PROXY header (,send-proxy: 108 bytes at most), "GET " PATH (-H: 200
+ * at most) " HTTP/1.1", Host: HOST:PORT (270), ...
+ */
+#define HEALTH_REQUEST_MAX	768
 
 enum check_stage {
 	CHECK_IDLE,	/* waiting for the next probe time */
@@ -77,6 +80,7 @@ struct backend {
 	int	weight;		/* -b HOST:PORT,weight=N (default 1) */
 	int	maxconn;	/* ,maxconn=N: requests in flight at most; 0: any */
 	int	slowstart_ms;	/* ,slowstart=MS: its share grows over MS; 0: no */
+	int	send_proxy;	/* ,send-proxy: 1, ,send-proxy-v2: 2; 0: none */
 	double	ramp_from;	/* when its slow start began; 0: none */
 	int	inflight;	/* requests in flight to it, from this process */
 	int	current;	/* smooth round robin's current weight */

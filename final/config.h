@@ -27,6 +27,7 @@ enum forwarded {
 
 struct config {
 	struct hostport listen;		/* -l */
+	int	accept_proxy;		/* -l ...,proxy: a PROXY header first */
 	struct hostport status;		/* -a */
 	int	has_status;
 	int	connect_ms;		/* -t connect=: backend connect */

@@ -37,6 +37,8 @@
  * lb: see HOLDS()), and a unit test checks that this list, final/README's
  * and the table are the same.
  *
+ *   ORIGIN  -> IDLE     a PROXY header said who the client is
+ *   ORIGIN  -> CLOSED   none came in time, or it was not a valid one
  *   IDLE    -> HEAD     part of a request head is in
  *   IDLE    -> QUEUE    a whole head, and every backend is at its maxconn
  *   IDLE    -> CONNECT  a whole head: a backend connection is opening
@@ -134,6 +136,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "proxyproto.h"
 
 #define LINGER_MS	2000	/* reading after our last byte, at most */
 #define REPLAY_MAX	4096	/* a request sent whole, kept in a copy this big */
@@ -147,6 +150,7 @@
 #define PASS_READS	16
 
 enum cstate {
+	C_ORIGIN,	/* -l PORT,proxy: the PROXY header that says who it is */
 	C_IDLE,		/* between requests: no byte of the next one yet */
 	C_HEAD,		/* part of a request head is in; its deadline runs */
 	C_QUEUE,	/* every backend is at its maxconn: waiting for a slot */
@@ -181,7 +185,8 @@ struct client {
 	int	fd;
 	unsigned long id;	/* c7 in -v's lines */
 	enum cstate state;
-	char	peer[64];
+	char	peer[64];		/* its address, or the PROXY header's */
+	struct pp_info *origin;	/* the PROXY header, if one said who */
 	struct timer timer;	/* the one deadline of the current state */
 	struct client *next;	/* all clients */
 	int	nreq;		/* requests started on this connection */
@@ -276,7 +281,7 @@ struct move {
 };
 
 static const char *const cstate_name[] = {
-	"IDLE", "HEAD", "QUEUE", "CONNECT", "PROXY", "TUNNEL", "ANSWER",
+	"ORIGIN", "IDLE", "HEAD", "QUEUE", "CONNECT", "PROXY", "TUNNEL", "ANSWER",
 	"LINGER",
 	"CLOSED"
 };
@@ -288,6 +293,7 @@ static const char *const rsstate_name[] = {
 };
 
 static const struct move client_moves[] = {
+	{ C_ORIGIN, C_IDLE }, { C_ORIGIN, C_CLOSED },
 	{ C_IDLE, C_HEAD }, { C_IDLE, C_QUEUE }, { C_IDLE, C_CONNECT },
 	{ C_IDLE, C_PROXY }, { C_IDLE, C_ANSWER }, { C_IDLE, C_CLOSED },
 	{ C_HEAD, C_QUEUE }, { C_HEAD, C_CONNECT }, { C_HEAD, C_PROXY },
@@ -571,6 +577,8 @@ close_client(struct client *c, char cause, int status, enum how how,
 	buf_put(&c->in);
 	buf_put(&c->bin);
 	buf_put(&c->out);
+	free(c->origin);
+	c->origin = NULL;
 	timer_disarm(&c->timer);
 	loop_unwatch(c->fd);
 	close(c->fd);
@@ -1207,16 +1215,54 @@ backend_failed(struct client *c, const char *why)
 	choose_backend(c);
 }
 
+/*
+ * ,send-proxy (version 1) or ,send-proxy-v2: a new backend connection
+ * starts with a PROXY header saying who the client is: what its own
+ * PROXY header said (C_ORIGIN), else its socket's two ends. It goes at
+ * once, not through bout: a connection just made has room in its send
+ * buffer for 108 bytes. 0, or -1 and errno.
+ */
+static int
+send_origin(struct client *c)
+{
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sizeof(src), dl = sizeof(dst);
+	char hdr[PP_BUILD_MAX];
+	size_t n;
+
+	if (c->origin != NULL) {
+		src = c->origin->src;
+		dst = c->origin->dst;
+	} else if (getpeername(c->fd, (struct sockaddr *)&src, &sl) < 0 ||
+	    getsockname(c->fd, (struct sockaddr *)&dst, &dl) < 0)
+		return -1;
+	n = c->be->send_proxy == 2 ? pp_build_v2(&src, &dst, hdr, sizeof(hdr)) :
+	    pp_build_v1(&src, &dst, hdr, sizeof(hdr));
+	if (n > 0 && write(c->bfd, hdr, n) == (ssize_t)n)
+		return 0;
+	if (n == 0)
+		errno = EINVAL;		/* never: PP_BUILD_MAX is room enough */
+	else if (errno == 0 || errno == EAGAIN)
+		errno = EAGAIN;		/* a part only: never on a new socket */
+	return -1;
+}
+
 /* C_CONNECT, writable: the connect is over. Did it work? */
 static void
 connect_done(struct client *c)
 {
 	int err = addr_connect_error(c->bfd);
+	char why[96];
 
 	if (!HOLDS(c, c->state == C_CONNECT))
 		return;
 	if (err != 0) {
 		connect_next(c, err);	/* that address failed: the next */
+		return;
+	}
+	if (c->be->send_proxy && send_origin(c) < 0) {
+		snprintf(why, sizeof(why), "send-proxy: %s", strerror(errno));
+		backend_failed(c, why);
 		return;
 	}
 	if ((c->bc = bconn_new(c->be, c->bfd)) == NULL) {
@@ -1340,7 +1386,8 @@ static void
 release_backend(struct client *c)
 {
 	int reusable = c->rs == RS_DONE && c->rq == RQ_SENT &&
-	    c->backend_keep_alive && !c->backend_end && buf_used(c->bin) == 0;
+	    c->backend_keep_alive && !c->backend_end && buf_used(c->bin) == 0 &&
+	    !c->be->send_proxy;	/* its PROXY header named this client */
 
 	if (c->rs == RS_DONE)
 		c->be->requests++;
@@ -1938,6 +1985,52 @@ read_client(struct client *c)
 	return r > 0 ? r : 0;
 }
 
+/*
+ * C_ORIGIN (-l PORT,proxy): the PROXY protocol header (HAProxy's
+ * doc/proxy-protocol.txt, versions 1 and 2), sent by whatever is in
+ * front of lb (a TLS terminator, an L4 balancer), says who the client
+ * really is. Its address becomes c->peer: the logs, X-Forwarded-For and
+ * Forwarded name it. Its bytes never reach a backend. A connection that
+ * does not start with a valid one is closed, and the event log says why.
+ */
+static void
+origin_client(struct client *c, int events)
+{
+	struct pp_info pp;
+	int n;
+
+	if (!(events & EV_READ) || read_client(c) < 0)
+		return;
+	n = pp_parse(c->in->data + c->in->off, buf_used(c->in), &pp);
+	if (n == 0 && buf_used(c->in) < PP_MAX) {
+		update(c);	/* more of it to come */
+		return;
+	}
+	if (n <= 0) {
+		log_event("client %s: no PROXY header: %s", c->peer,
+		    n < 0 ? pp_strerror(n) : "too long");
+		close_client(c, 0, 0, FIN, "no valid PROXY header");
+		return;
+	}
+	c->in->off += (size_t)n;
+	if (!pp.local) {
+		snprintf(c->peer, sizeof(c->peer), "%s", pp.src_text);
+		if ((c->origin = malloc(sizeof(pp))) != NULL)
+			*c->origin = pp;
+	}
+	if (enter(c, C_IDLE, "PROXY v%d: %s, %s", pp.version, pp.kind,
+	    c->peer))
+		parse_request(c);	/* the request may be in already */
+}
+
+static void
+origin_deadline(struct client *c)
+{
+	log_event("client %s: no PROXY header within %d ms", c->peer,
+	    cfg.head_ms);
+	close_client(c, 0, 0, FIN, "no PROXY header in time");
+}
+
 /* C_IDLE, C_HEAD: bytes of a request head. */
 static void
 head_client(struct client *c, int events)
@@ -2199,6 +2292,7 @@ static const struct state {
 	void	(*deadline)(struct client *c);
 	int	(*watch)(struct client *c, int *cev, int *bev);
 } states[] = {
+	[C_ORIGIN] = { origin_client, NULL, origin_deadline, head_watch },
 	[C_IDLE] = { head_client, NULL, idle_deadline, head_watch },
 	[C_HEAD] = { head_client, NULL, head_deadline, head_watch },
 	[C_QUEUE] = { queue_client, NULL, queue_deadline, head_watch },
@@ -2298,13 +2392,16 @@ add_client(int fd)
 	c->fd = fd;
 	c->bfd = -1;
 	c->backend_ms = c->queued_ms = -1;
-	c->state = C_IDLE;
+	c->state = cfg.accept_proxy ? C_ORIGIN : C_IDLE;
 	c->id = ++nclients_ever;
 	addr_peer(fd, c->peer, sizeof(c->peer));
 	if (cfg.verbose)
 		log_event("c%lu accepted from %s", c->id, c->peer);
 	timer_init(&c->timer, on_timer, c);
-	/* Slowloris: the first head must come within head_ms of accept. */
+	/*
+	 * Slowloris: the first head (and the PROXY header before it, if one
+	 * is due) must come within head_ms of accept.
+	 */
 	deadline(c, cfg.head_ms);
 	c->next = clients;
 	clients = c;

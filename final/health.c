@@ -38,6 +38,7 @@
 #include "config.h"
 #include "health.h"
 #include "log.h"
+#include "proxyproto.h"
 
 static void probe_connect(struct backend *be, int failed);
 
@@ -246,11 +247,23 @@ static void
 probe_request(struct backend *be)
 {
 	struct check *k = &be->check;
-	int n = snprintf(k->request, sizeof(k->request), "GET %s HTTP/1.1\r\n"
+	size_t pre = 0, room;
+	int n;
+
+	/*
+	 * A backend that wants a PROXY header (,send-proxy) gets one on its
+	 * probes too: LOCAL (v2) or UNKNOWN (v1), which the protocol keeps
+	 * for connections the proxy makes on its own, health checks first.
+	 */
+	if (be->send_proxy == 2)
+		pre = pp_build_v2(NULL, NULL, k->request, sizeof(k->request));
+	else if (be->send_proxy == 1)
+		pre = pp_build_v1(NULL, NULL, k->request, sizeof(k->request));
+	room = sizeof(k->request) - pre;
+	n = snprintf(k->request + pre, room, "GET %s HTTP/1.1\r\n"
 	    "Host: %s\r\nUser-Agent: lb-health-check\r\nConnection: close"
 	    "\r\n\r\n", cfg.health_path, be->addr.str);
-
-	k->request_len = n > 0 && (size_t)n < sizeof(k->request) ? n : 0;
+	k->request_len = n > 0 && (size_t)n < room ? (int)pre + n : 0;
 }
 
 /* CHECK_SEND, writable: the request, as much as the socket takes. */
