@@ -438,7 +438,7 @@ deadline(struct client *c, int ms)
 }
 
 /*
- * c's request is for be now (NULL: none). pool.c forgets a backend a
+ * c's request is for be now (NULL: none). roster.c forgets a backend a
  * reload removed only once no client points at it: this keeps count.
  */
 static void
