@@ -416,7 +416,7 @@ START_TEST(a_full_log_buffer_goes_out_before_a_line_is_dropped)
 {
 	enum { N = 10000 };
 	struct access a = { "127.0.0.1", "GET", "/a-path-of-some-length", "-",
-	    200, 100, 0.1, 0.1, "--", 0, 0 };
+	    200, 100, 0.1, 0.1, "--", 0, 0, -1 };
 	unsigned long long access = 0, events = 0;
 	FILE *f = tmpfile();
 	char line[512];
@@ -543,5 +543,6 @@ Suite *(*const lesson_suites[])(void) = {
 	forward_suite,
 	balance_suite,
 	concurrency_suite, http11_suite, health_suite, faults_suite,
-	ws_unit_suite, tunnel_suite, ops_suite, deploy_suite, NULL
+	ws_unit_suite, tunnel_suite, ops_suite, deploy_suite, protect_suite,
+	NULL
 };
