@@ -436,6 +436,25 @@ h_fork(const char *name, void (*fn)(struct h_proc *self, void *arg),
 }
 
 /* Is there an executable called name in a directory of $PATH? */
+/*
+ * Is prog here? If not, the test says it skips what needs it; where
+ * REQUIRE_DEPLOY_TOOLS is set (CI, which installs them), it fails.
+ */
+int
+h_need(const char *prog, const char *package)
+{
+	char why[160];
+
+	if (h_on_path(prog))
+		return 1;
+	ck_assert_msg(getenv("REQUIRE_DEPLOY_TOOLS") == NULL,
+	    "REQUIRE_DEPLOY_TOOLS is set but there is no %s", prog);
+	snprintf(why, sizeof(why), "no %s here (apt-get install %s)", prog,
+	    package);
+	h_skip(why);
+	return 0;
+}
+
 int
 h_on_path(const char *name)
 {
@@ -564,14 +583,24 @@ h_wsecho(const char *name, ...)
 	return p;
 }
 
+static const char *listen_opts = "";	/* h_listen_opts() */
+
+/* ",proxy" and the like after the next lb's -l PORT. */
+void
+h_listen_opts(const char *opts)
+{
+	listen_opts = opts;
+}
+
 struct h_proc *
 h_lb_start(char *const args[])
 {
-	char *argv[MAX_ARGS], portstr[8];
+	char *argv[MAX_ARGS], portstr[32];
 	struct h_proc *p;
 	int n = 0, i, port = h_free_port();
 
-	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(portstr, sizeof(portstr), "%d%s", port, listen_opts);
+	listen_opts = "";
 	argv[n++] = (char *)h_lb_path();
 	argv[n++] = "-l";
 	argv[n++] = portstr;

@@ -84,6 +84,8 @@ Suite	*h_suite(const char *name, const TTest *const *tests, TCase **tc);
 int	 h_wanted(const TTest *t);	/* not filtered out by H_TEST */
 char	*h_slurp(const char *path);		/* file contents, free() it */
 int	 h_on_path(const char *name);	/* an executable in $PATH */
+int	 h_need(const char *prog, const char *package);	/* or skip */
+void	 h_listen_opts(const char *opts);	/* next lb: -l PORT,opts */
 int	 h_wait_for_text(const char *path, const char *text, int ms);
 
 struct h_conn *h_connect(int port);

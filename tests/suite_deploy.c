@@ -72,25 +72,6 @@ run_quiet(const char *cmd)
 	free(out);
 }
 
-/*
- * Is prog here? If not, the test says it skips what needs it; where
- * REQUIRE_DEPLOY_TOOLS is set (CI, which installs them), it fails.
- */
-static int
-need(const char *prog, const char *package)
-{
-	char why[160];
-
-	if (h_on_path(prog))
-		return 1;
-	ck_assert_msg(getenv("REQUIRE_DEPLOY_TOOLS") == NULL,
-	    "REQUIRE_DEPLOY_TOOLS is set but there is no %s", prog);
-	snprintf(why, sizeof(why), "no %s here (apt-get install %s)", prog,
-	    package);
-	h_skip(why);
-	return 0;
-}
-
 /* lb -h, as it prints it. */
 static char *
 help_text(void)
@@ -453,12 +434,12 @@ START_TEST(the_manual_renders_without_warnings)
 {
 	char cmd[700];
 
-	if (need("mandoc", "mandoc")) {
+	if (h_need("mandoc", "mandoc")) {
 		snprintf(cmd, sizeof(cmd), "mandoc -T lint -W all '%s'",
 		    final_file("lb.1"));
 		run_quiet(cmd);
 	}
-	if (need("groff", "groff-base")) {
+	if (h_need("groff", "groff-base")) {
 		snprintf(cmd, sizeof(cmd), "groff -man -ww -z '%s'",
 		    final_file("lb.1"));
 		run_quiet(cmd);
@@ -510,7 +491,7 @@ expect_rendered(const char *page)
 {
 	char cmd[700], *out;
 
-	if (!need("man", "man-db"))
+	if (!h_need("man", "man-db"))
 		return;
 	snprintf(cmd, sizeof(cmd), "MANWIDTH=80 man -l '%s' 2>&1 >/dev/null "
 	    "&& MANWIDTH=80 man -l '%s'", page, page);
@@ -603,7 +584,7 @@ START_TEST(the_installed_unit_runs_the_installed_lb_and_waits_its_drain)
 	ck_assert_ptr_nonnull(p = strstr(text, "\nTimeoutStopSec="));
 	ck_assert_msg(atol(p + 16) * 1000 > drain_default() + 1000,
 	    "TimeoutStopSec=%lds is not past lb's drain deadline", atol(p + 16));
-	if (need("systemd-analyze", "systemd")) {
+	if (h_need("systemd-analyze", "systemd")) {
 		snprintf(cmd, sizeof(cmd), "MANPATH='%s/share/man' "
 		    "systemd-analyze verify '%s'", dir, unit);
 		run_quiet(cmd);

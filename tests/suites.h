@@ -24,6 +24,7 @@ Suite	*conn_unit_suite(void);		/* final/conn.c's own rules */
 Suite	*deploy_suite(void);		/* final/: manual, install, systemd */
 Suite	*pp_unit_suite(void);		/* final/proxyproto.c, alone */
 Suite	*protect_suite(void);		/* final/: least, maxconn, slow start */
+Suite	*origin_suite(void);		/* final/: PROXY protocol, TLS in front */
 
 /*
  * A suite of unit tests (no processes: 5 s each), built by unit_suite()

@@ -544,5 +544,5 @@ Suite *(*const lesson_suites[])(void) = {
 	balance_suite,
 	concurrency_suite, http11_suite, health_suite, faults_suite,
 	ws_unit_suite, tunnel_suite, ops_suite, deploy_suite, protect_suite,
-	NULL
+	origin_suite, NULL
 };
