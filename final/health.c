@@ -149,6 +149,8 @@ health_judge(struct backend *be, int passed, int live, const char *why)
 
 	if (change != 0)
 		log_change(be, change, why, !live, loop_now());
+	if (change > 0)		/* up again: a slow start, if it has one */
+		be->ramp_from = be->slowstart_ms > 0 ? loop_now() : 0;
 	if (!passed && !be->up)		/* down: the latest reason */
 		snprintf(be->why, sizeof(be->why), "%s", why);
 	if (change != 0 && health_changed != NULL)
