@@ -8,11 +8,11 @@
  * has its own: the request on its way up (enum rqstate) and the
  * response on its way down (enum rsstate).
  *
- *   accept
+ *   accept (-l PORT,proxy: first C_ORIGIN, for the PROXY header)
  *     │
  *     ▼
  *   C_IDLE <───────────── the response is out; keep-alive ──────┐
- *     │ a byte                                                  │
+ *     │ a byte (a whole head at once: straight on, past C_HEAD) │
  *     ▼                                                         │
  *   C_HEAD ── a whole head; every backend full ──> C_QUEUE      │
  *     │ a whole head                                  │ a slot  │
@@ -38,18 +38,19 @@
  * and the table are the same.
  *
  *   ORIGIN  -> IDLE     a PROXY header said who the client is
- *   ORIGIN  -> CLOSED   none came in time, or it was not a valid one
+ *   ORIGIN  -> CLOSED   none in time, not a valid one, the client left
  *   IDLE    -> HEAD     part of a request head is in
  *   IDLE    -> QUEUE    a whole head, and every backend is at its maxconn
  *   IDLE    -> CONNECT  a whole head: a backend connection is opening
  *   IDLE    -> PROXY    a whole head: sent on a pooled connection
  *   IDLE    -> ANSWER   lb answers itself: a bad request, no backend up
- *   IDLE    -> CLOSED   the client closed, went idle too long, or drain
+ *   IDLE    -> CLOSED   the client closed or reset, went idle, or drain
  *   HEAD    -> QUEUE    the head is whole; every backend is at maxconn
  *   HEAD    -> CONNECT  the head is whole: a backend connection opens
  *   HEAD    -> PROXY    the head is whole: a pooled connection
  *   HEAD    -> ANSWER   a bad or slow head (400, 408, 431...), no backend
- *   HEAD    -> CLOSED   the client closed mid-head
+ *   HEAD    -> CLOSED   the client closed or reset mid-head
+ *   QUEUE   -> QUEUE    a slot, but its connect failed at once; all full
  *   QUEUE   -> CONNECT  a backend slot is free: a connection opens
  *   QUEUE   -> PROXY    a backend slot is free: a pooled connection
  *   QUEUE   -> ANSWER   no slot within -t queue, or no backend up: 503
@@ -57,22 +58,23 @@
  *   CONNECT -> QUEUE    that backend failed; the others are at maxconn
  *   CONNECT -> CONNECT  that address or backend failed: the next one
  *   CONNECT -> PROXY    connected: the request goes
- *   CONNECT -> ANSWER   no backend could be reached: 503 (or 502)
+ *   CONNECT -> ANSWER   no backend could be reached: 503
  *   CONNECT -> CLOSED   lb stops at its drain deadline, or a bug
  *   PROXY   -> QUEUE    no response; the other backends are at maxconn
  *   PROXY   -> CONNECT  no response: sent again on a fresh connection
  *   PROXY   -> PROXY    no response: sent again, a pooled connection
- *   PROXY   -> ANSWER   no response lb can pass on: 502, 504, or 408
+ *   PROXY   -> ANSWER   no response to pass on: 502, 504, 408, 400, 503
  *   PROXY   -> IDLE     the response is out: the next request
  *   PROXY   -> LINGER   the response is out, and the connection ends
  *   PROXY   -> TUNNEL   the backend switched protocols (101)
- *   PROXY   -> CLOSED   the client left, or a body was cut (a reset)
+ *   PROXY   -> CLOSED   the client left; a body cut (reset); a race lost
  *   TUNNEL  -> CLOSED   both sides are done, silence, or a reset
  *   ANSWER  -> LINGER   our answer is out
  *   ANSWER  -> CLOSED   the client did not take our answer, or left
  *   LINGER  -> CLOSED   the client closed, or the linger is over
  *
- * Inside C_PROXY, the request (client_moves[]' neighbours below):
+ * The request, from its whole head on (it waits in C_QUEUE and
+ * C_CONNECT as it is, and moves in C_PROXY):
  *
  *   NONE    -> BODY     a whole head: the body, if any, is to come
  *   BODY    -> IN       the whole request is in lb
@@ -94,8 +96,7 @@
  *   HEAD    -> TUNNEL   a 101 went out: bytes both ways from here
  *   BODY    -> DONE     the body's end, as its framing says
  *   BODY    -> CUT      the backend stopped mid-body
- *   DONE    -> HEAD     the next request
- *   CUT     -> HEAD     the next request (none: the connection ends)
+ *   DONE    -> HEAD     the next request (after CUT there is none)
  *
  * Run lb with -v to watch the three machines: each move is one line on
  * stderr ("c7 HEAD -> PROXY: GET /x to 127.0.0.1:9001, reused").
@@ -298,8 +299,8 @@ static const struct move client_moves[] = {
 	{ C_IDLE, C_PROXY }, { C_IDLE, C_ANSWER }, { C_IDLE, C_CLOSED },
 	{ C_HEAD, C_QUEUE }, { C_HEAD, C_CONNECT }, { C_HEAD, C_PROXY },
 	{ C_HEAD, C_ANSWER }, { C_HEAD, C_CLOSED },
-	{ C_QUEUE, C_CONNECT }, { C_QUEUE, C_PROXY }, { C_QUEUE, C_ANSWER },
-	{ C_QUEUE, C_CLOSED },
+	{ C_QUEUE, C_QUEUE }, { C_QUEUE, C_CONNECT }, { C_QUEUE, C_PROXY },
+	{ C_QUEUE, C_ANSWER }, { C_QUEUE, C_CLOSED },
 	{ C_CONNECT, C_QUEUE }, { C_CONNECT, C_CONNECT },
 	{ C_CONNECT, C_PROXY }, { C_CONNECT, C_ANSWER },
 	{ C_CONNECT, C_CLOSED },
@@ -323,7 +324,7 @@ static const struct move request_moves[] = {
 static const struct move response_moves[] = {
 	{ RS_HEAD, RS_BODY }, { RS_HEAD, RS_DONE }, { RS_HEAD, RS_TUNNEL },
 	{ RS_BODY, RS_DONE }, { RS_BODY, RS_CUT },
-	{ RS_DONE, RS_HEAD }, { RS_CUT, RS_HEAD }
+	{ RS_DONE, RS_HEAD }
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -1156,9 +1157,10 @@ go_to(struct client *c, int b, const char *why)
 
 /*
  * Every backend that could take c's request has maxconn requests in
- * flight: c waits at the end of the queue, its request whole in lb,
- * nothing sent anywhere. A slot that frees (give_slot()) goes to the
- * queue's first; after -t queue ms of waiting, a 503.
+ * flight: c waits at the end of the queue, with no backend (its head,
+ * and what of its body has come, wait in lb; a retry waits with the
+ * copy it will send again). A slot that frees (give_slot()) goes to
+ * the queue's first; after -t queue ms of waiting, a 503.
  */
 static void
 wait_for_slot(struct client *c)
@@ -1166,7 +1168,7 @@ wait_for_slot(struct client *c)
 	use_backend(c, NULL);
 	if (!enter(c, C_QUEUE, "%s %s: every backend is at its maxconn, %d "
 	    "waiting", c->method, c->target, queue_len))
-		return;
+		return;		/* (QUEUE -> QUEUE: run_queue() unqueued it) */
 	c->tq = loop_now();
 	c->qnext = NULL;
 	c->qprev = queue_tail;
@@ -2465,7 +2467,8 @@ conn_drain(void)
 	draining = 1;
 	loop_unlisten(&listener);
 	for (c = clients; c != NULL; c = c->next)
-		if (c->state == C_IDLE && buf_used(c->in) == 0)
+		if ((c->state == C_IDLE || c->state == C_ORIGIN) &&
+		    buf_used(c->in) == 0)
 			close_client(c, 0, 0, FIN, "drain: idle clients go");
 }
 
