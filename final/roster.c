@@ -280,11 +280,10 @@ sync_health(struct backend *be, const struct backend *w)
 
 /*
  * Make the running set want[0..nwant) (each entry's addr, from_file,
- * weight, maxconn, slowstart_ms, drain; and up, passes,
- * check.timer.when and ramp_from for ROSTER_SYNC). A backend is the same
- * one if its name and origin (-b or -f) are: it keeps its state, its
- * counters, its requests in flight, its slow start and its idle
- * connections. A new one
+ * weight, maxconn, slowstart_ms, drain; and up, passes, check.timer.when
+ * and ramp_from for ROSTER_SYNC). A backend is the same one if its name
+ * and origin (-b or -f) are: it keeps its state, its counters, its
+ * requests in flight, its slow start and its idle connections. A new one
  * starts up at start-up (ROSTER_START, as HAProxy does), down on a
  * reload (ROSTER_RELOAD: probed at once, it takes traffic once RISE
  * checks pass, as any backend coming back does), or as the master says

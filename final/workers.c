@@ -528,8 +528,9 @@ workers_kill(void)
 /* ---- a worker ---- */
 
 /*
- * -B least, and a full backend's share: be's requests in flight from
- * every other worker, read from their tables in shared memory. A worker
+ * -B least: be's requests in flight from every other worker, read from
+ * their tables in shared memory (a limit is not read this way: each
+ * worker keeps to its own share of be's maxconn, balance.c). A worker
  * keeps be in the slot its own table gave it, which is be's slot here
  * too unless reloads filled and freed slots in another order: so that
  * slot first, then a search by name. No lock: each count is one int its
