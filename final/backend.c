@@ -1,6 +1,6 @@
 /*
  * backend.c - the table of backends: reading "HOST:PORT[,weight=N]
- * [,drain]", finding a backend by name, counting the ones that may take
+ * [,maxconn=N][,slowstart=MS][,drain]", finding a backend by name, counting the ones that may take
  * requests, and the life of a slot in the table.
  *
  * The table is a fixed array of MAX_BACKENDS slots, and a slot is reused:
@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,46 +31,89 @@ int backend_quiet;		/* a worker: the master says what happens */
 unsigned long long backend_requests_gone;	/* by backends reaped */
 int (*backend_busy_elsewhere)(struct backend *be);	/* workers.c's */
 
-/* ",weight=N,drain" after the address (opts without its comma): 0, or -1. */
+/*
+ * The options that take a number: the field each sets, and its range.
+ *
+ * maxconn=N caps the requests in flight to one backend at N, 1 to
+ * 100000. 0 would be "take nothing", which is what drain says, so a
+ * backend without maxconn has no limit instead. 100000 is far past what
+ * one server takes at once, and past what is useful to lb: one process
+ * holds -m clients in all, over every backend, and a limit no traffic
+ * can reach is no limit. A bound also catches a slip of the keyboard
+ * (maxconn=50000000) that would have meant none.
+ *
+ * slowstart=MS ramps a backend that comes up over MS, 0 (no ramp) to an
+ * hour, as -i's interval is bounded: a ramp longer than that is a
+ * backend kept half out of service by mistake.
+ */
+static const struct number_opt {
+	char	*name;		/* getsubopt() wants char *, not const */
+	const char *what;	/* what the message says it must be */
+	int	lo, hi;
+	size_t	field;		/* offsetof(struct backend, ...) */
+} numbers[] = {
+	{ "weight", "a number", 1, WEIGHT_MAX,
+	    offsetof(struct backend, weight) },
+	{ "maxconn", "a number", 1, MAXCONN_MAX,
+	    offsetof(struct backend, maxconn) },
+	{ "slowstart", "milliseconds", 0, SLOWSTART_MAX,
+	    offsetof(struct backend, slowstart_ms) },
+};
+#define NNUMBERS	(sizeof(numbers) / sizeof(numbers[0]))
+
+/* value for option o, into its field of be: 0, or -1 with why in msg. */
+static int
+number_value(const struct number_opt *o, const char *value,
+    struct backend *be, char *msg, size_t n)
+{
+	char *end;
+	long v;
+
+	if (value == NULL || *value < '0' || *value > '9' ||
+	    (v = strtol(value, &end, 10)) < o->lo || v > o->hi ||
+	    *end != '\0') {
+		snprintf(msg, n, "%s must be %s from %d to %d", o->name,
+		    o->what, o->lo, o->hi);
+		return -1;
+	}
+	*(int *)((char *)be + o->field) = (int)v;
+	return 0;
+}
+
+/* ",weight=N,drain" and the rest after the address (opts without its comma). */
 static int
 parse_options(char *opts, struct backend *be, const char **why)
 {
-	static char msg[128];
-	char *const names[] = { "weight", "drain", NULL };
-	char *value, *end;
-	long n;
-	int len;
+	static char msg[192];
+	char *names[NNUMBERS + 2], *value;
+	size_t i;
+	int len, k;
 
 	if (*opts == '\0') {
-		*why = "want HOST:PORT[,weight=N][,drain]";
+		*why = "want " BACKEND_SYNTAX;
 		return -1;
 	}
+	for (i = 0; i < NNUMBERS; i++)
+		names[i] = numbers[i].name;
+	names[NNUMBERS] = "drain";
+	names[NNUMBERS + 1] = NULL;
 	while (*opts != '\0') {
 		/* The message first: getsubopt() cuts the option up. */
 		len = (int)strcspn(opts, ",");
 		snprintf(msg, sizeof(msg), "unknown option '%.*s' (want "
-		    "HOST:PORT[,weight=N][,drain])", len, opts);
-		switch (getsubopt(&opts, names, &value)) {
-		case 0:
-			if (value == NULL || *value < '0' || *value > '9' ||
-			    (n = strtol(value, &end, 10)) < 1 ||
-			    n > WEIGHT_MAX || *end != '\0') {
-				snprintf(msg, sizeof(msg), "weight must be a "
-				    "number from 1 to %d", WEIGHT_MAX);
+		    BACKEND_SYNTAX ")", len, opts);
+		k = getsubopt(&opts, names, &value);
+		if (k >= 0 && (size_t)k < NNUMBERS) {
+			if (number_value(&numbers[k], value, be, msg,
+			    sizeof(msg)) < 0) {
 				*why = msg;
 				return -1;
 			}
-			be->weight = (int)n;
-			break;
-		case 1:
-			if (value != NULL) {
-				*why = "drain takes no value";
-				return -1;
-			}
+		} else if ((size_t)k == NNUMBERS && value == NULL)
 			be->drain = 1;
-			break;
-		default:
-			*why = msg;
+		else {
+			*why = (size_t)k == NNUMBERS ? "drain takes no value" :
+			    msg;
 			return -1;
 		}
 	}
@@ -77,7 +121,8 @@ parse_options(char *opts, struct backend *be, const char **why)
 }
 
 /*
- * "HOST:PORT[,weight=N][,drain]" into *be, cleared first. An address
+ * "HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS][,drain]" into *be,
+ * cleared first (no limit, no slow start, weight 1). An address
  * has no comma (an IPv6 one is in brackets), so the first comma ends
  * it; getsubopt() reads what follows, as main.c does for -t.
  */
@@ -99,6 +144,28 @@ backend_parse(const char *arg, struct backend *be, const char **why)
 	    (opts != NULL && parse_options(opts, be, why) < 0))
 		return -1;
 	return 0;
+}
+
+/*
+ * be's options as backend_parse() reads them, those not at their
+ * default (",weight=2,maxconn=5,slowstart=3000,drain"), into out[n].
+ */
+void
+backend_options(const struct backend *be, char *out, size_t n)
+{
+	size_t len;
+
+	if (n == 0)
+		return;
+	out[0] = '\0';
+	if (be->weight != 1)
+		snprintf(out, n, ",weight=%d", be->weight);
+	if (be->maxconn > 0 && (len = strlen(out)) < n)
+		snprintf(out + len, n - len, ",maxconn=%d", be->maxconn);
+	if (be->slowstart_ms > 0 && (len = strlen(out)) < n)
+		snprintf(out + len, n - len, ",slowstart=%d", be->slowstart_ms);
+	if (be->drain && (len = strlen(out)) < n)
+		snprintf(out + len, n - len, ",drain");
 }
 
 /* A slot for a new backend, or NULL: all MAX_BACKENDS hold one. */
@@ -228,7 +295,8 @@ backend_resolve(void)
 /*
  * -w N, in a worker just forked: backends[] moves to t, its table in
  * memory the master shares, every counter at 0 (the master keeps what
- * the worker before it counted), no idle connection, no probe.
+ * the worker before it counted), nothing in flight, no idle connection,
+ * no probe.
  *
  * The counters fork() copied are the master's sums of every worker (its
  * status page put them there), and the master may read t at any moment.
@@ -245,7 +313,7 @@ backend_move(struct backend *t)
 	for (i = 0; i < nbackends; i++) {
 		be = backends[i];
 		be.requests = be.failures = be.bytes = be.connects = 0;
-		be.active = be.nidle = be.users = 0;
+		be.active = be.nidle = be.users = be.inflight = 0;
 		be.idle = NULL;
 		memset(&be.retired, 0, sizeof(be.retired));
 		be.check.fd = -1;

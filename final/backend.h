@@ -27,6 +27,11 @@
 #include "loop.h"
 
 #define WEIGHT_MAX	100	/* -b HOST:PORT,weight=N: N from 1 to this */
+#define MAXCONN_MAX	100000	/* ,maxconn=N: N from 1 to this */
+#define SLOWSTART_MAX	3600000	/* ,slowstart=MS: MS from 0 to this */
+
+/* What backend_parse() wants, for messages and usage. */
+#define BACKEND_SYNTAX	"HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS][,drain]"
 
 /*
  * A PROXY header (,send-proxy: 108 bytes at most), "GET " PATH (-H: 200
@@ -111,6 +116,7 @@ extern int (*backend_busy_elsewhere)(struct backend *be);
 
 int	backend_parse(const char *arg, struct backend *be, const char **why);
 int	backend_add(const char *arg, const char **why);
+void	backend_options(const struct backend *be, char *out, size_t n);
 struct backend *backend_slot(void);
 struct backend *backend_lookup(const char *str, int file);
 struct backend *backend_find(const char *str, int file);

@@ -43,7 +43,7 @@
  * getopt(): a letter with a colon takes a value; the first colon asks
  * getopt() to tell a missing value (':') from an unknown option ('?').
  */
-#define OPTIONS		":hl:b:f:H:i:R:F:oa:t:x:p:m:P:w:e:v"
+#define OPTIONS		":hl:b:f:B:H:i:R:F:oa:t:x:p:m:P:w:e:v"
 
 /* The defaults, as -h shows them whatever the command line said. */
 static const struct config defaults = {
@@ -87,6 +87,9 @@ static const struct timeout {
 	    "an idle pooled connection" },
 	{ "tunnel", offsetof(struct config, tunnel_ms),
 	    "a tunnel (WebSocket) silent both ways" },
+	{ "queue", offsetof(struct config, queue_ms),
+	    "a request waiting for a backend slot (every usable backend at "
+	    "its maxconn); then 503 with Retry-After" },
 };
 #define NTIMEOUTS	(sizeof(timeouts) / sizeof(timeouts[0]))
 
@@ -108,13 +111,19 @@ static const struct number_opt {
 	    max_conns) },
 };
 
-/* -P: its words, and what each means. */
-static const struct {
+/* -P and -B: the words each takes, and what each means (NULL-ended). */
+struct word {
 	const char *word;
-	enum forwarded fwd;
-} forwardeds[] = {
+	int	value;
+};
+
+static const struct word forwardeds[] = {
 	{ "x-forwarded", FWD_X }, { "forwarded", FWD_RFC7239 },
-	{ "none", FWD_NONE },
+	{ "none", FWD_NONE }, { NULL, 0 }
+};
+
+static const struct word balancers[] = {
+	{ "rr", BALANCE_RR }, { "least", BALANCE_LEAST }, { NULL, 0 }
 };
 
 struct config cfg;
@@ -142,30 +151,43 @@ static void
 usage_where(FILE *f)
 {
 	fprintf(f,
-	    "usage: lb [-h] [-l [HOST:]PORT] -b HOST:PORT[,weight=N][,drain] "
-	    "[-b ...]\n"
-	    "          [-f FILE] [-w N|auto]\n"
+	    "usage: lb [-h] [-l [HOST:]PORT]\n"
+	    "          -b " BACKEND_SYNTAX " [-b ...]\n"
+	    "          [-f FILE] [-B rr|least] [-w N|auto]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
 	    "          [-e select|poll] [-v]\n"
 	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
 	    "127.0.0.1)\n"
-	    "  -b HOST:PORT[,weight=N]\n"
+	    "  -b " BACKEND_SYNTAX "\n"
 	    "                  a backend; repeat for more (up to %d), used in "
 	    "turn:\n"
 	    "                  weight N: N requests for each one a weight 1 "
 	    "gets, spread out\n"
 	    "                  (smooth weighted round robin; N is 1-%d, "
 	    "default 1);\n"
+	    "                  maxconn N: at most N requests in flight to it "
+	    "(1-%d,\n"
+	    "                  default none); with every one full, requests wait "
+	    "(-t queue);\n"
+	    "                  slowstart MS: once it comes up, its weight grows "
+	    "from a tenth\n"
+	    "                  to all of it over MS, 0-%d (default 0: at "
+	    "once);\n"
 	    "                  drain: no new requests (in-flight ones "
 	    "finish), still checked\n"
 	    "  -f FILE         backends from FILE too, one a line as -b takes "
-	    "them, # comments;\n"
-	    "                  read again on SIGHUP (kill -HUP): lb changes to "
-	    "its list,\n"
-	    "                  dropping no connection; a bad file is logged "
-	    "and ignored\n",
-	    MAX_BACKENDS, WEIGHT_MAX);
+	    "them, with #\n"
+	    "                  comments; read again on SIGHUP (kill -HUP): lb "
+	    "changes to its\n"
+	    "                  list, dropping no connection; a bad file is "
+	    "logged and ignored\n"
+	    "  -B rr|least     how a request picks among the backends up: rr, "
+	    "smooth weighted\n"
+	    "                  round robin; least, the fewest requests in "
+	    "flight for its\n"
+	    "                  weight, ties in turn (default rr)\n",
+	    MAX_BACKENDS, WEIGHT_MAX, MAXCONN_MAX, SLOWSTART_MAX);
 }
 
 /* How lb checks its backends, and where it shows what it found. */
@@ -193,9 +215,31 @@ usage_health(FILE *f)
 }
 
 /*
- * -t, from the table: "connect=MS", its text and its default, on one
- * line if that fits in 80 columns, else the default on the next.
+ * text from column col (where the line is), its words wrapped at 80
+ * columns, each line after the first indented to col; then tail (the
+ * default) on the last line if it fits there, else on one of its own.
  */
+static void
+wrapped(FILE *f, int col, const char *text, const char *tail)
+{
+	int at = col, len;
+
+	while (*text != '\0') {
+		len = (int)strcspn(text, " ");
+		if (at > col && at + 1 + len > 80) {
+			fprintf(f, "\n%*s", col, "");
+			at = col;
+		}
+		at += fprintf(f, "%s%.*s", at > col ? " " : "", len, text);
+		text += len + (text[len] == ' ');
+	}
+	if (at + 1 + (int)strlen(tail) > 80)
+		fprintf(f, "\n%*s%s\n", col, "", tail);
+	else
+		fprintf(f, " %s\n", tail);
+}
+
+/* -t, from the table: "connect=MS", its text and its default. */
 static void
 usage_timeouts(FILE *f)
 {
@@ -209,11 +253,8 @@ usage_timeouts(FILE *f)
 		snprintf(name, sizeof(name), "%s=MS", t->name);
 		snprintf(dflt, sizeof(dflt), "(default %d)",
 		    default_of(t->field));
-		if (20 + 13 + strlen(t->what) + 1 + strlen(dflt) <= 80)
-			fprintf(f, "%20s%-13s%s %s\n", "", name, t->what, dflt);
-		else
-			fprintf(f, "%20s%-13s%s\n%33s%s\n", "", name, t->what,
-			    "", dflt);
+		fprintf(f, "%20s%-13s", "", name);
+		wrapped(f, 33, t->what, dflt);
 	}
 }
 
@@ -272,7 +313,9 @@ usage_logs(FILE *f)
 	    "          K drain deadline, I lb found a bug in itself\n"
 	    "    when: R request, C connecting, H response head, D response "
 	    "body, T tunnel\n"
-	    "  flags: -, reused (a pooled connection), retries=N\n"
+	    "  flags: -, reused (a pooled connection), retries=N, queued=MS "
+	    "(waited for a\n"
+	    "         free backend slot)\n"
 	    "Event log (stderr): time lb: what happened\n");
 }
 
@@ -460,18 +503,15 @@ address_option(int c, struct given *g)
 	return 0;
 }
 
-/* -P: one of the words in forwardeds[]. */
-static void
-forwarded_arg(void)
+/* optarg, one of words[] (want says which), as its value; else we stop. */
+static int
+word_arg(const struct word *words, const char *opt, const char *want)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(forwardeds) / sizeof(forwardeds[0]); i++)
-		if (strcmp(optarg, forwardeds[i].word) == 0) {
-			cfg.forwarded = forwardeds[i].fwd;
-			return;
-		}
-	bad_arg("want x-forwarded, forwarded or none", "-P", optarg);
+	for (; words->word != NULL; words++)
+		if (strcmp(optarg, words->word) == 0)
+			return words->value;
+	bad_arg(want, opt, optarg);
+	return -1;
 }
 
 /* Every other option: how lb checks, runs and tells; -h; mistakes. */
@@ -499,7 +539,12 @@ other_option(int c)
 			    &cfg.workers);
 		break;
 	case 'P':
-		forwarded_arg();
+		cfg.forwarded = (enum forwarded)word_arg(forwardeds, "-P",
+		    "want x-forwarded, forwarded or none");
+		break;
+	case 'B':
+		cfg.balancer = (enum balancer)word_arg(balancers, "-B",
+		    "want rr or least");
 		break;
 	case 'e':
 		if (loop_use(optarg) < 0)
@@ -603,24 +648,19 @@ fit_descriptors(void)
 static void
 announce(void)
 {
-	char list[MAX_BACKENDS * 80];
+	char list[MAX_BACKENDS * 80], opts[128];
 	size_t n = 0;
 	int i;
 
 	list[0] = '\0';
 	for (i = 0; i < nbackends && n < sizeof(list); i++) {
-		const struct backend *be = &backends[i];
-
-		n += (size_t)snprintf(list + n, sizeof(list) - n, " %s",
-		    be->addr.str);
-		if (be->weight != 1 && n < sizeof(list))
-			n += (size_t)snprintf(list + n, sizeof(list) - n,
-			    ",weight=%d", be->weight);
-		if (be->drain && n < sizeof(list))
-			n += (size_t)snprintf(list + n, sizeof(list) - n,
-			    ",drain");
+		backend_options(&backends[i], opts, sizeof(opts));
+		n += (size_t)snprintf(list + n, sizeof(list) - n, " %s%s",
+		    backends[i].addr.str, opts);
 	}
-	log_event("listening on %s, balancing over%s", cfg.listen.str, list);
+	log_event("listening on %s, balancing over%s%s", cfg.listen.str, list,
+	    cfg.balancer == BALANCE_LEAST ? " (-B least: the fewest requests "
+	    "in flight first)" : "");
 	log_event("checking GET %s on each every %d ms (down after %d "
 	    "failures, up after %d passes)", cfg.health_path, cfg.interval_ms,
 	    cfg.fall, cfg.rise);

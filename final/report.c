@@ -1,7 +1,10 @@
 /*
  * report.c - the status page's contents, in four formats from one set
  * of facts: each backend's state, why, since when, rise/fall progress,
- * its next and last probe, its weight, and its counters.
+ * its next and last probe, its weight (and its weight now, while a slow
+ * start ramps it), its requests in flight and their limit, and its
+ * counters; and lb's: its clients, buffers, tunnels, and the queue of
+ * requests waiting for a backend slot.
  *
  * The numbers come from one table, fields[]: each row names a fact for
  * status.json and for /metrics (Prometheus text exposition format:
@@ -15,6 +18,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "balance.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
@@ -106,9 +110,10 @@ next_check_s(const struct backend *be, double now)
 }
 
 enum fact {
-	F_UP, F_DRAIN, F_WEIGHT, F_IN_STATE, F_PASSES, F_RISE, F_FAILS, F_FALL,
-	F_NEXT_CHECK, F_LAST_CHECK, F_CHECKS_PASSED, F_CHECKS_FAILED,
-	F_REQUESTS, F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE, F_CONNECTS
+	F_UP, F_DRAIN, F_WEIGHT, F_WEIGHT_NOW, F_IN_STATE, F_PASSES, F_RISE,
+	F_FAILS, F_FALL, F_NEXT_CHECK, F_LAST_CHECK, F_CHECKS_PASSED,
+	F_CHECKS_FAILED, F_REQUESTS, F_FAILURES, F_BYTES, F_ACTIVE, F_IDLE,
+	F_CONNECTS, F_INFLIGHT, F_MAXCONN, F_SLOWSTART
 };
 
 static double
@@ -118,6 +123,7 @@ fact(const struct backend *be, enum fact f, double now)
 	case F_UP:		return be->up;
 	case F_DRAIN:		return be->drain || be->slot == BE_GONE;
 	case F_WEIGHT:		return be->weight;
+	case F_WEIGHT_NOW:	return balance_weight(be, now);
 	case F_IN_STATE:	return now - be->since;
 	case F_PASSES:		return be->up ? 0 : be->passes;
 	case F_RISE:		return cfg.rise;
@@ -133,6 +139,9 @@ fact(const struct backend *be, enum fact f, double now)
 	case F_ACTIVE:		return be->active;
 	case F_IDLE:		return be->nidle;
 	case F_CONNECTS:	return (double)be->connects;
+	case F_INFLIGHT:	return be->inflight;	/* -w N: summed */
+	case F_MAXCONN:		return be->maxconn;
+	case F_SLOWSTART:	return be->slowstart_ms;
 	}
 	return 0;
 }
@@ -149,6 +158,7 @@ static const struct field {
 	    "1 if it takes no new requests (drain, or removed by a reload)." },
 	{ F_WEIGHT, "weight", "weight", "gauge",
 	    "Requests it gets for each one a backend of weight 1 gets." },
+	{ F_WEIGHT_NOW, "weight_now", NULL, NULL, NULL },
 	{ F_IN_STATE, "in_state_s", "state_seconds", "gauge",
 	    "Seconds since the backend last went up or down." },
 	{ F_PASSES, "passes", "check_passes", "gauge",
@@ -177,6 +187,12 @@ static const struct field {
 	    "Idle connections to the backend kept for reuse." },
 	{ F_CONNECTS, "connects", "connects_total", "counter",
 	    "Connections opened to the backend for live traffic." },
+	{ F_INFLIGHT, "inflight", "inflight", "gauge",
+	    "Requests in flight to the backend now." },
+	{ F_MAXCONN, "maxconn", "maxconn", "gauge",
+	    "Requests it may have in flight at most (,maxconn=N); 0: no limit."
+	},
+	{ F_SLOWSTART, "slowstart_ms", NULL, NULL, NULL },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -259,10 +275,28 @@ next_text(const struct backend *be, double now, char *out, size_t n)
 		snprintf(out, n, "in %.1f s", next_check_s(be, now));
 }
 
+/*
+ * While a slow start ramps be (,slowstart=MS, from when it came up):
+ * "40% of its weight, full in 3.0 s"; else nothing.
+ */
+static void
+ramp_text(const struct backend *be, double now, char *out, size_t n)
+{
+	double w = balance_weight(be, now);
+
+	out[0] = '\0';
+	if (be->slowstart_ms > 0 && be->ramp_from > 0 && w < be->weight)
+		snprintf(out, n, "%.0f%% of its weight, full in %.1f s",
+		    100 * w / be->weight, be->ramp_from +
+		    be->slowstart_ms / 1e3 - now);
+}
+
 /* What the text and HTML pages say about one backend, in words. */
 struct words {
 	double	in_state;	/* seconds in the state shown */
 	char	since[32], progress[32], last[160], next[32];
+	char	limit[16];	/* its maxconn, or "none" */
+	char	ramp[64];	/* ramp_text() */
 };
 
 static void
@@ -276,6 +310,11 @@ describe(const struct backend *be, double now, double started,
 	progress_text(be, w->progress, sizeof(w->progress));
 	last_text(be, w->last, sizeof(w->last));
 	next_text(be, now, w->next, sizeof(w->next));
+	if (be->maxconn > 0)
+		snprintf(w->limit, sizeof(w->limit), "%d", be->maxconn);
+	else
+		snprintf(w->limit, sizeof(w->limit), "none");
+	ramp_text(be, now, w->ramp, sizeof(w->ramp));
 }
 
 /* What the page says of lb as a whole, gathered once per page. */
@@ -283,6 +322,8 @@ struct totals {
 	int	up, backends, clients, lent, spare, tunnels, workers;
 	unsigned long long tunnels_total;
 	unsigned long long access_dropped, events_dropped;	/* log lines */
+	int	queue_waiting, queue_peak;	/* requests waiting for a slot */
+	double	queue_longest_ms;
 };
 
 static void
@@ -299,6 +340,19 @@ totals(struct totals *t)
 	t->access_dropped = t->events_dropped = 0;
 	log_dropped(&t->access_dropped, &t->events_dropped);
 	workers_log_dropped(&t->access_dropped, &t->events_dropped);
+	conn_queue(&t->queue_waiting, &t->queue_peak, &t->queue_longest_ms);
+	workers_queue(&t->queue_waiting, &t->queue_peak,
+	    &t->queue_longest_ms);
+}
+
+/* Text and HTML: the queue of requests waiting for a backend slot. */
+static void
+queue_line(struct sbuf *b, const struct totals *t, enum report_format f)
+{
+	sbuf_printf(b, "%squeue: %d waiting, %d at most at once, longest wait "
+	    "%.1f ms%s\n", f == REPORT_HTML ? "<p>" : "", t->queue_waiting,
+	    t->queue_peak, t->queue_longest_ms, f == REPORT_HTML ? "</p>" :
+	    "");
 }
 
 /* Text and HTML: a line on dropped log lines, once there are any. */
@@ -361,6 +415,7 @@ report_text(struct sbuf *b, double now, double started)
 	    "buffers %d lent, %d spare; tunnels %d open, %llu in all\n", t.up,
 	    t.backends, t.clients, now - started, t.lent, t.spare, t.tunnels,
 	    t.tunnels_total);
+	queue_line(b, &t, REPORT_TEXT);
 	dropped_line(b, &t, REPORT_TEXT);
 	worker_lines(b, REPORT_TEXT);
 	for (i = 0; i < nbackends; i++) {
@@ -372,11 +427,13 @@ report_text(struct sbuf *b, double now, double started)
 		sbuf_printf(b, "\n%s %s for %.1f s (since %s): %s\n"
 		    "  checks   last %s; next %s; %s\n"
 		    "  traffic  weight %d; %llu requests, %llu failures, %llu "
-		    "bytes; connections %d active, %d idle, %llu opened\n",
+		    "bytes; connections %d active, %d idle, %llu opened\n"
+		    "  load     %d in flight, limit %s%s%s\n",
 		    be->addr.str, backend_state(be), w.in_state,
 		    w.since, be->why, w.last, w.next, w.progress, be->weight,
 		    be->requests, be->failures, be->bytes, be->active,
-		    be->nidle, be->connects);
+		    be->nidle, be->connects, be->inflight, w.limit,
+		    w.ramp[0] != '\0' ? "; slow start: " : "", w.ramp);
 	}
 }
 
@@ -416,10 +473,11 @@ static void
 html_columns(struct sbuf *b)
 {
 	static const char *const cols[] = { "backend", "state", "for", "why",
-	    "rise/fall", "next check", "last check", "weight", "requests",
-	    "failures", "bytes", "active / idle", NULL };
+	    "rise/fall", "next check", "last check", "weight", "in flight / "
+	    "limit", "requests", "failures", "bytes", "active / idle", NULL };
 	static const char *const tips[] = { NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL, "requests for each one a weight 1 backend gets",
+	    "requests in flight to it now / its maxconn",
 	    "responses relayed to clients",
 	    "connects by live traffic that failed (a 5xx is not one)",
 	    "sent to clients", "connections carrying a request / kept idle",
@@ -455,11 +513,14 @@ html_row(struct sbuf *b, const struct backend *be, int i, double now,
 	sbuf_printf(b, "</td><td>%s</td><td>%s</td><td class=\"w\">",
 	    w.progress, w.next);
 	sbuf_escaped(b, w.last, REPORT_HTML);
-	sbuf_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">"
+	sbuf_printf(b, "</td><td class=\"n\">%d", be->weight);
+	if (w.ramp[0] != '\0')
+		sbuf_printf(b, "<br><small>slow start: %s</small>", w.ramp);
+	sbuf_printf(b, "</td><td class=\"n\">%d / %s</td><td class=\"n\">"
 	    "%llu</td><td class=\"n\">%llu</td><td class=\"n\">%llu"
 	    "</td><td class=\"n\">%d / %d<br><small>%llu opened</small>"
-	    "</td></tr>\n", be->weight, be->requests, be->failures,
-	    be->bytes, be->active, be->nidle, be->connects);
+	    "</td></tr>\n", be->inflight, w.limit, be->requests,
+	    be->failures, be->bytes, be->active, be->nidle, be->connects);
 }
 
 static void
@@ -470,6 +531,7 @@ report_html(struct sbuf *b, double now, double started)
 
 	totals(&t);
 	html_top(b, &t, now, started);
+	queue_line(b, &t, REPORT_HTML);
 	dropped_line(b, &t, REPORT_HTML);
 	if (t.workers > 0) {
 		sbuf_printf(b, "<p><small>");
@@ -495,9 +557,11 @@ report_json(struct sbuf *b, double now, double started)
 	sbuf_printf(b, "{\"backends_up\": %d, \"clients\": %d, \"running_s\": "
 	    "%.3f, \"buffers_lent\": %d, \"buffers_spare\": %d, \"tunnels\": "
 	    "%d, \"tunnels_total\": %llu, \"access_log_dropped\": %llu, "
-	    "\"event_log_dropped\": %llu", t.up, t.clients, now - started,
-	    t.lent, t.spare, t.tunnels, t.tunnels_total, t.access_dropped,
-	    t.events_dropped);
+	    "\"event_log_dropped\": %llu, \"queue_waiting\": %d, "
+	    "\"queue_peak\": %d, \"queue_longest_ms\": ", t.up, t.clients,
+	    now - started, t.lent, t.spare, t.tunnels, t.tunnels_total,
+	    t.access_dropped, t.events_dropped, t.queue_waiting, t.queue_peak);
+	sbuf_number(b, t.queue_longest_ms);
 	worker_lines(b, REPORT_JSON);
 	sbuf_printf(b, ", \"backends\": [");
 	for (i = 0; i < nbackends; i++) {
@@ -523,10 +587,15 @@ report_json(struct sbuf *b, double now, double started)
 		    be->check.last_ok < 0 ? "null" : be->check.last_ok ?
 		    "true" : "false");
 		for (f = 0; f < NFIELDS; f++) {
+			double v = fact(be, fields[f].fact, now);
+
 			if (fields[f].json == NULL)
 				continue;
 			sbuf_printf(b, ", \"%s\": ", fields[f].json);
-			sbuf_number(b, fact(be, fields[f].fact, now));
+			if (fields[f].fact == F_MAXCONN && v == 0)
+				sbuf_printf(b, "null");	/* no limit */
+			else
+				sbuf_number(b, v);
 		}
 		sbuf_printf(b, "}");
 	}
@@ -561,6 +630,17 @@ report_metrics(struct sbuf *b, double now, double started)
 	    "lb_log_lines_dropped_total{log=\"event\"} %llu\n",
 	    t.clients, t.up, now - started, t.lent, t.spare, t.tunnels,
 	    t.tunnels_total, t.access_dropped, t.events_dropped);
+	sbuf_printf(b, "# HELP lb_queue_waiting Requests waiting for a backend "
+	    "slot now (every backend they may take at its maxconn).\n"
+	    "# TYPE lb_queue_waiting gauge\nlb_queue_waiting %d\n"
+	    "# HELP lb_queue_peak The most requests that waited at once (-w N: "
+	    "in one worker).\n# TYPE lb_queue_peak gauge\nlb_queue_peak %d\n"
+	    "# HELP lb_queue_longest_wait_seconds The longest a request "
+	    "waited for a backend slot.\n"
+	    "# TYPE lb_queue_longest_wait_seconds gauge\n"
+	    "lb_queue_longest_wait_seconds ", t.queue_waiting, t.queue_peak);
+	sbuf_number(b, t.queue_longest_ms / 1e3);
+	sbuf_printf(b, "\n");
 	for (f = 0; f < NFIELDS; f++) {
 		if (fields[f].metric == NULL)
 			continue;

@@ -24,18 +24,37 @@
 
 /* One kind of change a reload made, for its event line: " a b c". */
 struct changes {
-	char	text[MAX_BACKENDS * 40];
+	char	text[MAX_BACKENDS * 80];
 	size_t	len;
 };
+
+/* " (weight 2, maxconn 5, slowstart 3000, drain)": be's options. */
+static void
+options_text(const struct backend *be, char *out, size_t n)
+{
+	int w = snprintf(out, n, " (weight %d", be->weight);
+
+	if (be->maxconn > 0 && w > 0 && (size_t)w < n)
+		w += snprintf(out + w, n - (size_t)w, ", maxconn %d",
+		    be->maxconn);
+	if (be->slowstart_ms > 0 && w > 0 && (size_t)w < n)
+		w += snprintf(out + w, n - (size_t)w, ", slowstart %d",
+		    be->slowstart_ms);
+	if (w > 0 && (size_t)w < n)
+		snprintf(out + w, n - (size_t)w, "%s)", be->drain ? ", drain" :
+		    "");
+}
 
 static void
 change_add(struct changes *l, const struct backend *be, int options)
 {
 	size_t room = sizeof(l->text) - l->len;
-	int w = options ? snprintf(l->text + l->len, room, " %s (weight %d%s)",
-	    be->addr.str, be->weight, be->drain ? ", drain" : "") :
-	    snprintf(l->text + l->len, room, " %s", be->addr.str);
+	char opts[96] = "";
+	int w;
 
+	if (options)
+		options_text(be, opts, sizeof(opts));
+	w = snprintf(l->text + l->len, room, " %s%s", be->addr.str, opts);
 	if (w > 0 && (size_t)w < room)
 		l->len += (size_t)w;
 }
@@ -216,24 +235,38 @@ join(const struct backend *w, enum roster_how how, struct changes *added)
 	return be;
 }
 
-/* be, in the running set, takes w's weight and drain, if they differ. */
+/*
+ * be, in the running set, takes w's options (weight, maxconn, slowstart,
+ * drain) if they differ. What be is doing stays as it is: its requests
+ * in flight (a lowered maxconn lets those over it finish, and new ones
+ * wait until be is under it) and its slow start (a new length applies
+ * to the ramp under way, from when it began).
+ */
 static void
 change_options(struct backend *be, const struct backend *w,
     struct changes *changed)
 {
-	if (be->weight == w->weight && be->drain == w->drain)
+	if (be->weight == w->weight && be->drain == w->drain &&
+	    be->maxconn == w->maxconn && be->slowstart_ms == w->slowstart_ms)
 		return;
 	if (w->drain && !be->drain)
 		be->drain_since = loop_now();
 	be->weight = w->weight;
 	be->drain = w->drain;
+	be->maxconn = w->maxconn;
+	be->slowstart_ms = w->slowstart_ms;
 	be->in_turn = -1;	/* the next pick starts afresh */
 	if (be->drain)
 		bconn_close_idle(be);
 	change_add(changed, be, 1);
 }
 
-/* A worker: be's health is what the master's table w says. */
+/*
+ * A worker: be's health is what the master's table w says, and so is
+ * its slow start, which began when the master saw it come up (the
+ * clock is the same in every process). Its requests in flight are this
+ * worker's own count, and no table touches them.
+ */
 static void
 sync_health(struct backend *be, const struct backend *w)
 {
@@ -242,13 +275,15 @@ sync_health(struct backend *be, const struct backend *w)
 	be->up = w->up;
 	be->passes = w->passes;
 	be->check.timer.when = w->check.timer.when;
+	be->ramp_from = w->ramp_from;
 }
 
 /*
  * Make the running set want[0..nwant) (each entry's addr, from_file,
- * weight, drain; and up, passes and check.timer.when for ROSTER_SYNC).
- * A backend is the same one if its name and origin (-b or -f) are: it
- * keeps its state, its counters and its idle connections. A new one
+ * weight, maxconn, slowstart_ms, drain; and up, passes, check.timer.when
+ * and ramp_from for ROSTER_SYNC). A backend is the same one if its name
+ * and origin (-b or -f) are: it keeps its state, its counters, its
+ * requests in flight, its slow start and its idle connections. A new one
  * starts up at start-up (ROSTER_START, as HAProxy does), down on a
  * reload (ROSTER_RELOAD: probed at once, it takes traffic once RISE
  * checks pass, as any backend coming back does), or as the master says

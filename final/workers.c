@@ -22,7 +22,10 @@
  *
  * Counters: a worker's table of backends lives in memory shared with the
  * master (mmap(MAP_SHARED) before the first fork), so the status page
- * sums them without asking anyone. A worker that dies is logged and
+ * sums them without asking anyone, and each worker reads the others'
+ * requests in flight there (-B least). Each worker holds a share of
+ * every backend's maxconn (balance.c), so that together they keep to
+ * it without a lock between them. A worker that dies is logged and
  * started again; what it counted is kept. SIGTERM or SIGINT to the
  * master drains every worker; SIGHUP is the master's (it re-reads -f
  * and tells the workers).
@@ -40,6 +43,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "balance.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
@@ -55,6 +59,8 @@
 struct share {
 	int	clients, lent, spare, tunnels;
 	unsigned long long tunnels_total;
+	int	queue_waiting, queue_peak;	/* conn_queue()'s */
+	double	queue_longest_ms;
 	unsigned long long requests_gone;	/* to backends removed since */
 	unsigned long long access_dropped, events_dropped;	/* log lines */
 	struct backend table[MAX_BACKENDS];	/* its backends[] */
@@ -82,6 +88,8 @@ static int (*run_worker)(void);	/* main.c's loop, for a worker */
 static int stopping;
 static unsigned long long tunnels_retired;	/* by workers that died */
 static unsigned long long access_retired, events_retired;	/* the same */
+static int queue_peak_retired;		/* the most that waited, the longest */
+static double queue_longest_retired;	/* wait: in workers that died */
 
 /* In a worker: which one (1..N), and its end of the socketpair. */
 static int me;
@@ -100,7 +108,24 @@ workers_count(void)
 
 /* ---- the master: sending the table ---- */
 
-/* "f 127.0.0.1:9001,weight=2,drain up 1 123.456\n" for every backend. */
+/*
+ * The table: a line for every backend, its options as -f takes them and
+ * its health (up, passes, the next probe, when its slow start began):
+ * "f 127.0.0.1:9001,weight=2,maxconn=5,slowstart=3000,drain 1 0 12.3 4.5".
+ * Never what a worker is doing: each counts its own requests in flight.
+ */
+static void
+table_entry(char *p, size_t cap, size_t *n, const struct backend *be)
+{
+	char opts[128];
+
+	backend_options(be, opts, sizeof(opts));
+	*n += (size_t)snprintf(p + *n, cap - *n, "%c %s%s %d %d %.3f %.3f\n",
+	    be->from_file ? 'f' : 'b', be->addr.str, opts, be->up,
+	    be->passes, be->check.stage == CHECK_IDLE ?
+	    be->check.timer.when : be->check.started, be->ramp_from);
+}
+
 static char *
 table_text(size_t *len)
 {
@@ -110,17 +135,9 @@ table_text(size_t *len)
 
 	if (p == NULL)
 		return NULL;
-	for (i = 0; i < nbackends; i++) {
-		const struct backend *be = &backends[i];
-
-		if (be->slot != BE_LIVE)
-			continue;
-		n += (size_t)snprintf(p + n, cap - n, "%c %s,weight=%d%s %d %d "
-		    "%.3f\n", be->from_file ? 'f' : 'b', be->addr.str,
-		    be->weight, be->drain ? ",drain" : "", be->up, be->passes,
-		    be->check.stage == CHECK_IDLE ? be->check.timer.when :
-		    be->check.started);
-	}
+	for (i = 0; i < nbackends; i++)
+		if (backends[i].slot == BE_LIVE)
+			table_entry(p, cap, &n, &backends[i]);
 	n += (size_t)snprintf(p + n, cap - n, "end\n");
 	*len = n;
 	return p;
@@ -239,6 +256,14 @@ on_worker(void *arg, int fd, int events)
 
 /* ---- the master: counters ---- */
 
+/* Is t (a slot of some table) the backend be: same name, same origin? */
+static int
+same_backend(const struct backend *t, const struct backend *be)
+{
+	return t->slot != BE_FREE && t->from_file == be->from_file &&
+	    strcmp(t->addr.str, be->addr.str) == 0;
+}
+
 /* Add what worker table t counts for be (same name, same origin). */
 static void
 add_counts(struct backend *sum, const struct backend *t)
@@ -246,8 +271,7 @@ add_counts(struct backend *sum, const struct backend *t)
 	int i;
 
 	for (i = 0; i < MAX_BACKENDS; i++, t++) {
-		if (t->slot == BE_FREE || t->from_file != sum->from_file ||
-		    strcmp(t->addr.str, sum->addr.str) != 0)
+		if (!same_backend(t, sum))
 			continue;
 		sum->requests += t->requests;
 		sum->failures += t->failures;
@@ -256,13 +280,15 @@ add_counts(struct backend *sum, const struct backend *t)
 		sum->active += t->active;
 		sum->nidle += t->nidle;
 		sum->users += t->users;
+		sum->inflight += t->inflight;
 	}
 }
 
 /*
  * The master's backends[] take the sums of every worker's counters, and
  * of the workers that died (retired): for the status page, and for
- * backend_reap() to know when a removed backend is done everywhere.
+ * backend_reap() to know when a removed backend is done everywhere. Its
+ * requests in flight are the workers' now (a dead worker's are gone).
  */
 void
 workers_gather(void)
@@ -278,7 +304,7 @@ workers_gather(void)
 		be->failures = be->retired.failures;
 		be->bytes = be->retired.bytes;
 		be->connects = be->retired.connects;
-		be->active = be->nidle = be->users = 0;
+		be->active = be->nidle = be->users = be->inflight = 0;
 		for (k = 0; k < nworkers; k++)
 			add_counts(be, shared[k].table);
 	}
@@ -306,6 +332,10 @@ retire(int k)
 		be->retired.connects += t.connects;
 	}
 	tunnels_retired += shared[k].tunnels_total;
+	if (shared[k].queue_peak > queue_peak_retired)
+		queue_peak_retired = shared[k].queue_peak;
+	if (shared[k].queue_longest_ms > queue_longest_retired)
+		queue_longest_retired = shared[k].queue_longest_ms;
 	access_retired += shared[k].access_dropped;
 	events_retired += shared[k].events_dropped;
 	memset(&shared[k], 0, sizeof(shared[k]));
@@ -333,6 +363,30 @@ workers_totals(int *clients, int *lent, int *spare, int *tunnels,
 		*spare += shared[k].spare;
 		*tunnels += shared[k].tunnels;
 		*tunnels_total += shared[k].tunnels_total;
+	}
+}
+
+/*
+ * The status page's queue: requests waiting now in every worker (each
+ * has its own queue, for its share of each maxconn), added to *waiting;
+ * the most that waited at once in one worker, and the longest wait in
+ * any (ms), if more than *peak and *longest_ms. Workers that died count.
+ */
+void
+workers_queue(int *waiting, int *peak, double *longest_ms)
+{
+	int k;
+
+	if (queue_peak_retired > *peak)
+		*peak = queue_peak_retired;
+	if (queue_longest_retired > *longest_ms)
+		*longest_ms = queue_longest_retired;
+	for (k = 0; k < nworkers; k++) {
+		*waiting += shared[k].queue_waiting;
+		if (shared[k].queue_peak > *peak)
+			*peak = shared[k].queue_peak;
+		if (shared[k].queue_longest_ms > *longest_ms)
+			*longest_ms = shared[k].queue_longest_ms;
 	}
 }
 
@@ -473,6 +527,40 @@ workers_kill(void)
 
 /* ---- a worker ---- */
 
+/*
+ * -B least: be's requests in flight from every other worker, read from
+ * their tables in shared memory (a limit is not read this way: each
+ * worker keeps to its own share of be's maxconn, balance.c). A worker
+ * keeps be in the slot its own table gave it, which is be's slot here
+ * too unless reloads filled and freed slots in another order: so that
+ * slot first, then a search by name. No lock: each count is one int its
+ * worker changes as a request takes or leaves be, so it is as fresh as
+ * the reading; a request another worker starts in the same instant is
+ * missed by one pick, no more.
+ */
+static int
+inflight_elsewhere(const struct backend *be)
+{
+	const struct backend *t;
+	int i = (int)(be - backends), k, j, n = 0;
+
+	for (k = 0; k < nworkers; k++) {
+		if (k == me - 1)
+			continue;
+		t = shared[k].table;
+		if (same_backend(&t[i], be)) {
+			n += t[i].inflight;
+			continue;
+		}
+		for (j = 0; j < MAX_BACKENDS; j++)
+			if (same_backend(&t[j], be)) {
+				n += t[j].inflight;
+				break;
+			}
+	}
+	return n;
+}
+
 static void
 tell_master(struct backend *be, const char *why)
 {
@@ -498,7 +586,7 @@ table_line(char *line)
 	char *spec, *rest, err[256];
 	const char *why;
 	int up, passes;
-	double next;
+	double next, ramp;
 
 	if (strcmp(line, "end") == 0) {
 		if (roster_apply(want, nwant, ROSTER_SYNC, err, sizeof(err)) < 0)
@@ -513,7 +601,7 @@ table_line(char *line)
 	if ((rest = strchr(spec, ' ')) == NULL)
 		return;
 	*rest++ = '\0';
-	if (sscanf(rest, "%d %d %lf", &up, &passes, &next) != 3 ||
+	if (sscanf(rest, "%d %d %lf %lf", &up, &passes, &next, &ramp) != 4 ||
 	    backend_parse(spec, &want[nwant], &why) < 0)
 		return;
 	want[nwant].from_file = line[0] == 'f';
@@ -521,6 +609,7 @@ table_line(char *line)
 	want[nwant].passes = passes;
 	want[nwant].check.timer.when = next;
 	want[nwant].check.timer.slot = -1;
+	want[nwant].ramp_from = ramp;
 	nwant++;
 }
 
@@ -565,6 +654,7 @@ workers_publish(void)
 	s->clients = conn_count();
 	buf_counts(&s->lent, &s->spare);
 	conn_tunnels(&s->tunnels, &s->tunnels_total);
+	conn_queue(&s->queue_waiting, &s->queue_peak, &s->queue_longest_ms);
 	s->requests_gone = backend_requests_gone;
 	access = events = 0;
 	log_dropped(&access, &events);
@@ -575,8 +665,10 @@ workers_publish(void)
 /*
  * In the child, just after fork(): drop what is the master's (probes,
  * the other workers' sockets, timers; main.c's worker_run() drops the
- * status page) and move this worker's backends[] into its shared table. Counters start at
- * 0: the master kept those of the worker that was here before.
+ * status page) and move this worker's backends[] into its shared table.
+ * Counters start at 0: the master kept those of the worker that was
+ * here before. It takes its share of each backend's maxconn (balance.c)
+ * and reads the others' requests in flight from their tables.
  */
 static void
 become_worker(int k, int fd)
@@ -603,6 +695,8 @@ become_worker(int k, int fd)
 	memset(&shared[k], 0, sizeof(shared[k]));
 	backend_move(shared[k].table);
 	me = k + 1;
+	balance_worker(k, nworkers);	/* its share of every maxconn */
+	balance_inflight_elsewhere = inflight_elsewhere;
 	master_fd = fd;
 	log_worker(me);
 	addr_nonblock(fd);

@@ -19,6 +19,7 @@ void	workers_kill(void);	/* SIGKILL to each: the deadline passed */
 void	workers_gather(void);	/* sum their counters into backends[] */
 void	workers_log_dropped(unsigned long long *access,
 	    unsigned long long *events);
+void	workers_queue(int *waiting, int *peak, double *longest_ms);
 void	workers_totals(int *clients, int *lent, int *spare, int *tunnels,
 	    unsigned long long *tunnels_total);
 int	workers_info(int k, long *pid, unsigned long long *restarts,

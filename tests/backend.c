@@ -33,7 +33,11 @@
  * and keepalive=S adds "Keep-Alive: timeout=S" to a kept connection's head.
  * /health answers "ok" (200) or "sick" (503); /control/sick and
  * /control/well set that state, as do SIGUSR1 and SIGUSR2;
- * /control/stats counts connections, ordinary requests and health checks.
+ * /control/stats counts connections, ordinary requests and health checks,
+ * and says how many ordinary requests are in flight now and the most
+ * that ever were at once (inflight-peak): each from its head read to its
+ * response written whole (or its connection gone), its delay included,
+ * so that a test can see what a balancer's limit let through.
  * Every response says what the backend received: X-Body-Length,
  * X-Body-Sum (FNV-1a, see fnv.h), X-Response-Sum and more.
  *
@@ -127,6 +131,7 @@ struct conn {
 	int	eof;			/* the peer sent all it will send */
 	long long deadline;		/* monotonic ms; 0: none */
 	unsigned nreq;			/* requests seen on this connection */
+	int	in_flight;		/* an ordinary request is counted */
 	size_t	scanned;		/* of in, looking for the head's end */
 	struct buf in, out;
 	struct request req;
@@ -183,6 +188,7 @@ static int listen_fd = -1, wake_r = -1;
 static volatile sig_atomic_t wake_w = -1, got_stop, got_health;
 static long long now, paused_until;
 static unsigned long long n_connections, n_requests, n_health;
+static long n_inflight, inflight_peak;	/* ordinary requests at once */
 static struct conn **conns;
 static size_t nconns, conns_cap;
 static struct pollfd *pfds;
@@ -218,6 +224,8 @@ usage(FILE *f)
 	    "Per request: ?status=&delay=&size=&chunked=&mode=&closing=\n"
 	    "             &keepalive= (seconds: say Keep-Alive: timeout=)\n"
 	    "Paths: /health /control/sick /control/well /control/stats\n"
+	    "       (connections, requests, health checks, requests in "
+	    "flight now and at most)\n"
 	    "Signals: SIGUSR1 sick, SIGUSR2 well, SIGTERM/SIGINT stop\n");
 }
 
@@ -413,9 +421,22 @@ log_line(struct conn *c, const char *what)
 	fflush(stdout);
 }
 
+/* c's request is an ordinary one, in flight from now (its head is in). */
+static void
+flight_begin(struct conn *c)
+{
+	c->in_flight = 1;
+	if (++n_inflight > inflight_peak)
+		inflight_peak = n_inflight;
+}
+
+/* Done with the request: its response is out, or its connection gone. */
 static void
 request_reset(struct conn *c)
 {
+	if (c->in_flight)
+		n_inflight--;
+	c->in_flight = 0;
 	free(c->req.method);
 	free(c->req.target);
 	buf_free(&c->req.hdrs);
@@ -681,8 +702,9 @@ respond_control(struct conn *c)
 		queue_text(c, 200, "well\n");
 		break;
 	default:
-		buf_printf(&t, "connections %llu\nrequests %llu\nhealth %llu\n",
-		    n_connections, n_requests, n_health);
+		buf_printf(&t, "connections %llu\nrequests %llu\nhealth %llu\n"
+		    "inflight %ld\ninflight-peak %ld\n", n_connections,
+		    n_requests, n_health, n_inflight, inflight_peak);
 		queue_response(c, 200, t.p, t.len, 0);
 		break;
 	}
@@ -974,6 +996,8 @@ parse_head(struct conn *c)
 		fail(c, 400);
 		return 1;
 	}
+	if (q->kind == K_ORDINARY)
+		flight_begin(c);
 	q->cstate = q->has_te ? C_SIZE : C_DONE;
 	if (q->expect && q->minor > 0 && (q->has_te || q->body_left > 0))
 		buf_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");

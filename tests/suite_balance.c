@@ -376,7 +376,8 @@ START_TEST(weight_option_is_checked)
 		{ "foo=1", "unknown option 'foo=1'" },
 		{ "weight=2,foo=1", "unknown option 'foo=1'" },
 		{ "drain=1", "drain takes no value" },
-		{ "", "want HOST:PORT[,weight=N][,drain]" },
+		{ "", "want HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS]"
+		    "[,drain]" },
 	};
 	char *args[3], arg[32], want[128];
 	size_t i;

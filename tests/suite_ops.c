@@ -161,6 +161,27 @@ START_TEST(a_reload_adds_removes_and_reweights)
 }
 END_TEST
 
+/* lb -f on a file holding text exits 2, saying "lb: bad -f: FILE" and why. */
+static void
+expect_bad_file(const char *text, const char *why)
+{
+	char *argv[4], want[512], *err;
+	struct h_proc *p;
+
+	write_list("%s", text);
+	argv[0] = (char *)h_lb_path();
+	argv[1] = "-f";
+	argv[2] = (char *)list_path();
+	argv[3] = NULL;
+	p = h_spawn("lb-file", argv, 0);
+	ck_assert_int_eq(h_wait_exit(p, h_scaled(5000)), 2);
+	err = h_slurp(p->err);
+	snprintf(want, sizeof(want), "lb: bad -f: %s", list_path());
+	ck_assert_msg(strstr(err, want) != NULL && strstr(err, why) != NULL,
+	    "stderr '%s' lacks '%s' or '%s'", err, want, why);
+	free(err);
+}
+
 START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
 {
 	static const char *const bad[][2] = {
@@ -172,26 +193,13 @@ START_TEST(a_bad_file_is_refused_at_start_and_ignored_on_reload)
 		{ "127.0.0.1:1,drain=yes\n", "drain takes no value" },
 		{ "# nothing\n", "lists no backend, and no -b gives one" },
 	};
-	struct h_proc *b1, *b2, *lb, *p;
-	char *argv[5], want[512], *err;
+	struct h_proc *b1, *b2, *lb;
+	char want[512];
 	size_t i;
 	int sport;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		write_list("%s", bad[i][0]);
-		argv[0] = (char *)h_lb_path();
-		argv[1] = "-f";
-		argv[2] = (char *)list_path();
-		argv[3] = NULL;
-		p = h_spawn("lb-file", argv, 0);
-		ck_assert_int_eq(h_wait_exit(p, h_scaled(5000)), 2);
-		err = h_slurp(p->err);
-		snprintf(want, sizeof(want), "lb: bad -f: %s", list_path());
-		ck_assert_msg(strstr(err, want) != NULL && strstr(err,
-		    bad[i][1]) != NULL, "stderr '%s' lacks '%s' or '%s'", err,
-		    want, bad[i][1]);
-		free(err);
-	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_bad_file(bad[i][0], bad[i][1]);
 
 	b1 = h_backend("b1", "-q", NULL);
 	b2 = h_backend("b2", "-q", NULL);
@@ -894,6 +902,270 @@ START_TEST(verbose_shows_each_state_change)
 }
 END_TEST
 
+/* ---- protecting backends: limits, slow start, -B, -t queue ---- */
+
+/*
+ * ,maxconn= and ,slowstart= out of range or not numbers stop lb at start
+ * with one line naming the backend and the bound, from -b and from -f
+ * alike; -B takes rr or least, -t queue= milliseconds. What is in range
+ * starts, and the start-up line says what lb took.
+ */
+START_TEST(limits_and_balancer_options_are_checked)
+{
+	static const char *const maxconn = "maxconn must be a number from 1 "
+	    "to 100000", *const slowstart = "slowstart must be milliseconds "
+	    "from 0 to 3600000";
+	static const char *const bad[][2] = {
+		{ "maxconn=0", NULL }, { "maxconn=100001", NULL },
+		{ "maxconn=x", NULL }, { "maxconn=", NULL }, { "maxconn", NULL },
+		{ "maxconn=-5", NULL }, { "slowstart=3600001", "" },
+		{ "slowstart=-1", "" }, { "slowstart=1.5", "" },
+		{ "weight=2,slowstart", "" },
+	};
+	static const char *const opts[][2] = {
+		{ "-B", "foo" }, { "-B", "" }, { "-t", "queue=0" },
+		{ "-t", "queue=x" },
+	};
+	char *args[5], arg[48], want[160];
+	struct h_proc *b1, *lb;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(arg, sizeof(arg), "127.0.0.1:9,%s", bad[i][0]);
+		args[0] = "-b";
+		args[1] = arg;
+		args[2] = NULL;
+		snprintf(want, sizeof(want), "lb: bad -b '%s': %s", arg,
+		    bad[i][1] == NULL ? maxconn : slowstart);
+		h_expect_bad_args(args, want);
+	}
+	expect_bad_file("127.0.0.1:9\n127.0.0.1:10,maxconn=0\n", ":2: "
+	    "'127.0.0.1:10,maxconn=0': maxconn must be a number from 1 to");
+	expect_bad_file("127.0.0.1:9,slowstart=x\n", ":1: "
+	    "'127.0.0.1:9,slowstart=x': slowstart must be milliseconds");
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		args[0] = "-b";
+		args[1] = "127.0.0.1:9";
+		args[2] = (char *)opts[i][0];
+		args[3] = (char *)opts[i][1];
+		args[4] = NULL;
+		snprintf(want, sizeof(want), "lb: bad %s '%s': want %s",
+		    opts[i][0], opts[i][1], opts[i][0][1] == 'B' ?
+		    "rr or least" : "NAME=MS");
+		h_expect_bad_args(args, want);
+	}
+
+	b1 = h_backend("b1", "-q", NULL);
+	snprintf(arg, sizeof(arg), "127.0.0.1:%d,maxconn=100000,slowstart=0",
+	    b1->port);
+	lb = h_lb(0, NULL, "-b", arg, "-B", "least", "-t", "queue=250", NULL);
+	ck_assert_str_eq(who(lb->port), "b1");
+	snprintf(want, sizeof(want), "balancing over 127.0.0.1:%d,"
+	    "maxconn=100000 (-B least: ", b1->port);
+	ck_assert_msg(h_wait_for_text(lb->err, want, h_scaled(1000)),
+	    "no '%s' on stderr", want);
+	lb = h_lb(0, NULL, "-b", arg, "-B", "rr", "-t", "queue=1", NULL);
+	ck_assert_str_eq(who(lb->port), "b1");
+}
+END_TEST
+
+/* Wait until lb's event log has said "reload of" n times. */
+static void
+wait_reloads(struct h_proc *lb, int n)
+{
+	int i;
+
+	for (i = 0; i < h_scaled(3000) / 20 &&
+	    occurrences(lb->err, "reload of") < n; i++)
+		h_pause_ms(20);
+	ck_assert_int_eq(occurrences(lb->err, "reload of"), n);
+}
+
+/*
+ * A reload that changes b[0]'s maxconn and slowstart, with keep-alive
+ * clients' requests in flight at every one: each new value shows on the
+ * status page and in the reload's event line, and every request gets its
+ * 200 on the connection it was sent on, whether the limit went up, down
+ * below what is in flight (those finish), or away.
+ */
+START_TEST(a_reload_changes_limits_and_drops_nothing)
+{
+	enum { CLIENTS = 8, ROUNDS = 12 };
+	static const char *const opts[][4] = {	/* -f, event, JSON */
+		{ ",maxconn=2", ", maxconn 2", "2", "0" },
+		{ ",maxconn=50,slowstart=2000", ", maxconn 50, slowstart 2000",
+		    "50", "2000" },
+		{ "", "", "null", "0" },
+		{ ",slowstart=500,maxconn=1", ", maxconn 1, slowstart 500", "1",
+		    "500" },
+	};
+	struct h_proc *b[2], *lb;
+	struct h_conn *c[CLIENTS];
+	struct h_resp r;
+	char want[160], v[32];
+	int i, k, sport, ok = 0;
+
+	for (i = 0; i < 2; i++)
+		b[i] = h_backend("b", "-q", NULL);
+	write_list("127.0.0.1:%d,maxconn=1,slowstart=500\n127.0.0.1:%d\n",
+	    b[0]->port, b[1]->port);
+	lb = lb_on_list(&sport, NULL, NULL);
+	for (i = 0; i < CLIENTS; i++)
+		ck_assert_ptr_nonnull(c[i] = h_connect(lb->port));
+	for (k = 0; k < ROUNDS; k++) {
+		const char *const *o = opts[k % 4];
+
+		for (i = 0; i < CLIENTS; i++)
+			ck_assert_int_eq(h_sends(c[i], "GET /?delay=30 HTTP/1.1"
+			    "\r\nHost: x\r\n\r\n"), 0);
+		write_list("127.0.0.1:%d%s\n127.0.0.1:%d\n", b[0]->port, o[0],
+		    b[1]->port);
+		ck_assert_int_eq(kill(lb->pid, SIGHUP), 0);
+		wait_reloads(lb, k + 1);
+		snprintf(want, sizeof(want), "changed 127.0.0.1:%d (weight 1%s)"
+		    "\n", b[0]->port, o[1]);
+		ck_assert_int_eq(occurrences(lb->err, want), k / 4 + 1);
+		backend_fact(sport, 0, "maxconn", v, sizeof(v));
+		ck_assert_str_eq(v, o[2]);
+		backend_fact(sport, 0, "slowstart_ms", v, sizeof(v));
+		ck_assert_str_eq(v, o[3]);
+		for (i = 0; i < CLIENTS; i++) {
+			ck_assert_int_eq(h_read_response(c[i], &r, 0,
+			    h_scaled(H_TIMEOUT_MS)), 0);
+			ck_assert_msg(r.status == 200 && r.complete, "round %d "
+			    "client %d: status %d", k, i, r.status);
+			ok++;
+			h_resp_free(&r);
+		}
+	}
+	for (i = 0; i < CLIENTS; i++)
+		h_close(c[i]);
+	ck_assert_int_eq(ok, CLIENTS * ROUNDS);
+	/* A limit out of range is a bad file: the running ones stay. */
+	write_list("127.0.0.1:%d,maxconn=0\n", b[0]->port);
+	reload(lb, "reload failed, the running backends stay");
+	ck_assert(h_wait_for_text(lb->err, "maxconn must be a number",
+	    h_scaled(1000)));
+	backend_fact(sport, 0, "maxconn", v, sizeof(v));
+	ck_assert_str_eq(v, "1");
+}
+END_TEST
+
+/* status.json's value at path, which must be v. */
+static void
+expect_json(const char *json, const char *path, const char *v)
+{
+	char got[64];
+
+	json_at(json, path, got, sizeof(got));
+	ck_assert_msg(strcmp(got, v) == 0, "%s is %s, not %s", path, got, v);
+}
+
+/*
+ * Each format shows each backend's requests in flight (none at rest),
+ * its limit (none without maxconn), its weight now (all of it: nothing
+ * ramps), and the queue; with -w 2 too, summed over the workers.
+ */
+static void
+expect_load_shown(int sport, const char *b1, const char *b2)
+{
+	char *json = page(sport, "/status.json", NULL, "application/json");
+	char *prom = page(sport, "/metrics", NULL, "text/plain");
+	char *text = page(sport, "/status.txt", NULL, "text/plain");
+	char *html = page(sport, "/status.html", NULL, "text/html");
+	static const char *const rows[][2] = {
+		{ "backends.0.inflight", "0" }, { "backends.1.inflight", "0" },
+		{ "backends.0.maxconn", "7" }, { "backends.1.maxconn", "null" },
+		{ "backends.0.weight_now", "1" }, { "backends.1.weight_now", "2" },
+		{ "backends.0.slowstart_ms", "1500" },
+		{ "backends.1.slowstart_ms", "0" }, { "queue_waiting", "0" },
+		{ "queue_peak", "0" }, { "queue_longest_ms", "0" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		expect_json(json, rows[i][0], rows[i][1]);
+	ck_assert_double_eq(metric(prom, "lb_backend_inflight", b1), 0);
+	ck_assert_double_eq(metric(prom, "lb_backend_inflight", b2), 0);
+	ck_assert_double_eq(metric(prom, "lb_backend_maxconn", b1), 7);
+	ck_assert_double_eq(metric(prom, "lb_backend_maxconn", b2), 0);
+	ck_assert_double_eq(metric(prom, "lb_queue_waiting", NULL), 0);
+	ck_assert_double_eq(metric(prom, "lb_queue_peak", NULL), 0);
+	ck_assert_double_eq(metric(prom, "lb_queue_longest_wait_seconds",
+	    NULL), 0);
+	ck_assert_msg(strstr(text, "\n  load     0 in flight, limit 7\n") !=
+	    NULL && strstr(text, "\n  load     0 in flight, limit none\n") !=
+	    NULL && strstr(text, "\nqueue: 0 waiting, 0 at most at once, "
+	    "longest wait 0.0 ms\n") != NULL, "%s", text);
+	ck_assert_msg(strstr(html, "<td class=\"n\">0 / 7</td>") != NULL &&
+	    strstr(html, "<td class=\"n\">0 / none</td>") != NULL &&
+	    strstr(html, "<p>queue: 0 waiting") != NULL, "%s", html);
+	free(json);
+	free(prom);
+	free(text);
+	free(html);
+}
+
+START_TEST(status_shows_requests_in_flight_limits_and_the_queue)
+{
+	struct h_proc *b1, *b2, *lb;
+	char n1[32], n2[32];
+	int sport, w, x = 0, y = 0;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	snprintf(n1, sizeof(n1), "127.0.0.1:%d", b1->port);
+	snprintf(n2, sizeof(n2), "127.0.0.1:%d", b2->port);
+	write_list("%s,maxconn=7,slowstart=1500\n%s,weight=2\n", n1, n2);
+	for (w = 1; w <= 2; w++) {
+		lb = lb_on_list(&sport, "-w", w == 1 ? "1" : "2");
+		ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+		requests(lb->port, 6, &x, &y);
+		ck_assert_int_eq(x + y, 6 * w);
+		expect_load_shown(sport, n1, n2);
+		h_kill(lb);
+	}
+}
+END_TEST
+
+/*
+ * tests/backend's /control/stats: ordinary requests in flight now, and
+ * the most at once, each from its head to its response written whole,
+ * its delay included (the maxconn tests count on it); health checks and
+ * the stats themselves are not among them.
+ */
+START_TEST(the_test_backend_counts_requests_in_flight)
+{
+	enum { N = 3 };
+	struct h_proc *b = h_backend("b1", "-q", NULL);
+	struct h_conn *c[N];
+	struct h_resp r;
+	int i;
+
+	ck_assert_int_eq(h_backend_stat(b->port, "inflight "), 0);
+	for (i = 0; i < N; i++) {
+		ck_assert_ptr_nonnull(c[i] = h_connect(b->port));
+		ck_assert_int_eq(h_sends(c[i], "GET /?delay=400 HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n"), 0);
+	}
+	ck_assert_int_eq(get(b->port, "/health", NULL, &r), 200);
+	h_resp_free(&r);
+	h_pause_ms(100);
+	ck_assert_int_eq(h_backend_stat(b->port, "inflight "), N);
+	ck_assert_int_eq(h_backend_stat(b->port, "inflight-peak "), N);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(h_read_response(c[i], &r, 0,
+		    h_scaled(H_TIMEOUT_MS)), 0);
+		ck_assert_int_eq(r.status, 200);
+		h_resp_free(&r);
+		h_close(c[i]);
+	}
+	ck_assert_int_eq(h_backend_stat(b->port, "inflight "), 0);
+	ck_assert_int_eq(h_backend_stat(b->port, "inflight-peak "), N);
+	ck_assert_int_eq(h_backend_stat(b->port, "requests "), N);
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -913,6 +1185,10 @@ ops_suite(void)
 		a_stalled_log_reader_does_not_stall_the_stop,
 		poll_holds_thousands_of_clients_in_one_process,
 		verbose_shows_each_state_change,
+		limits_and_balancer_options_are_checked,
+		a_reload_changes_limits_and_drops_nothing,
+		status_shows_requests_in_flight_limits_and_the_queue,
+		the_test_backend_counts_requests_in_flight,
 		NULL
 	};
 
