@@ -1166,6 +1166,175 @@ START_TEST(the_test_backend_counts_requests_in_flight)
 }
 END_TEST
 
+/* ---- needing conn.c's in-flight counts and queue, health.c's ramp ---- */
+
+/* n clients, each with GET target sent through port; into c[]. */
+static void
+send_all(struct h_conn **c, int n, int port, const char *target)
+{
+	char req[128];
+	int i;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+	    target);
+	for (i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(c[i] = h_connect(port));
+		ck_assert_int_eq(h_sends(c[i], req), 0);
+	}
+}
+
+/* Every one of c[0..n) gets its 200, whole; then they close. */
+static void
+expect_all_answered(struct h_conn **c, int n)
+{
+	struct h_resp r;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(h_read_response(c[i], &r, 0,
+		    h_scaled(H_TIMEOUT_MS)), 0);
+		ck_assert_msg(r.status == 200 && r.complete, "client %d: "
+		    "status %d", i, r.status);
+		h_resp_free(&r);
+		h_close(c[i]);
+	}
+}
+
+/*
+ * Requests in flight show while they are (3 held by a slow backend: 3
+ * in every format, every worker's with -w 2), and go when they end; a
+ * reload that lowers maxconn under them keeps the count, and lets them
+ * finish.
+ */
+START_TEST(status_counts_requests_in_flight_through_a_reload)
+{
+	enum { N = 3 };
+	struct h_proc *b1, *lb;
+	struct h_conn *c[N];
+	char name[32], *prom, v[32];
+	int sport, w;
+
+	b1 = h_backend("b1", "-q", NULL);
+	snprintf(name, sizeof(name), "127.0.0.1:%d", b1->port);
+	for (w = 1; w <= 2; w++) {
+		write_list("%s\n", name);
+		lb = lb_on_list(&sport, "-w", w == 1 ? "1" : "2");
+		ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+		send_all(c, N, lb->port, "/?delay=800");
+		h_pause_ms(h_scaled(300));
+		backend_fact(sport, 0, "inflight", v, sizeof(v));
+		ck_assert_str_eq(v, "3");
+		write_list("%s,maxconn=1\n", name);
+		reload(lb, "reload of");
+		backend_fact(sport, 0, "inflight", v, sizeof(v));
+		ck_assert_str_eq(v, "3");	/* kept: live state */
+		prom = page(sport, "/metrics", NULL, "text/plain");
+		ck_assert_double_eq(metric(prom, "lb_backend_inflight", name),
+		    3);
+		ck_assert_double_eq(metric(prom, "lb_backend_maxconn", name), 1);
+		free(prom);
+		expect_all_answered(c, N);
+		backend_fact(sport, 0, "inflight", v, sizeof(v));
+		ck_assert_str_eq(v, "0");
+		h_kill(lb);
+	}
+}
+END_TEST
+
+/*
+ * -w 2: a reload's new maxconn reaches the workers through the master's
+ * table. b1 without a limit, then maxconn=2 (a share of 1 a worker): 8
+ * requests at once, and b1 never holds more than 2, all answered.
+ */
+START_TEST(workers_take_a_reloaded_maxconn)
+{
+	enum { N = 8 };
+	struct h_proc *b1, *lb;
+	struct h_conn *c[N];
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	write_list("127.0.0.1:%d\n", b1->port);
+	lb = lb_on_list(&sport, "-w", "2");
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	write_list("127.0.0.1:%d,maxconn=2\n", b1->port);
+	reload(lb, "maxconn 2)");
+	h_pause_ms(h_scaled(200));	/* the table on its way to them */
+	send_all(c, N, lb->port, "/?delay=300");
+	expect_all_answered(c, N);
+	ck_assert_int_le(h_backend_stat(b1->port, "inflight-peak "), 2);
+	ck_assert_int_eq(h_backend_stat(b1->port, "requests "), N);
+}
+END_TEST
+
+/*
+ * The queue on the status page: b1 with maxconn=1 and 4 requests at once
+ * holds 3 waiting; once all are answered, none waits, 3 did at most, and
+ * the longest waited about 3 delays. -w 2: the same, counted per worker.
+ */
+START_TEST(status_shows_the_queue)
+{
+	enum { N = 4 };
+	struct h_proc *b1, *lb;
+	struct h_conn *c[N];
+	char *json, v[32];
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	write_list("127.0.0.1:%d,maxconn=1\n", b1->port);
+	lb = lb_on_list(&sport, NULL, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	send_all(c, N, lb->port, "/?delay=300");
+	h_pause_ms(h_scaled(150));
+	json = page(sport, "/status.json", NULL, "application/json");
+	expect_json(json, "queue_waiting", "3");
+	expect_json(json, "backends.0.inflight", "1");
+	free(json);
+	expect_all_answered(c, N);
+	json = page(sport, "/status.json", NULL, "application/json");
+	expect_json(json, "queue_waiting", "0");
+	expect_json(json, "queue_peak", "3");
+	json_at(json, "queue_longest_ms", v, sizeof(v));
+	ck_assert_msg(atof(v) >= 800, "longest wait %s ms", v);
+	free(json);
+}
+END_TEST
+
+/*
+ * slowstart=3000: b1, back up after a spell down, shows how far its ramp
+ * has come, its weight now under its weight, and all of it once the ramp
+ * is over.
+ */
+START_TEST(status_shows_a_slow_start)
+{
+	struct h_proc *b1, *b2, *lb;
+	char *text, v[32];
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	b2 = h_backend("b2", "-q", NULL);
+	write_list("127.0.0.1:%d,weight=10,slowstart=3000\n127.0.0.1:%d\n",
+	    b1->port, b2->port);
+	lb = lb_on_list(&sport, NULL, NULL);
+	ck_assert_int_eq(h_wait_port(sport, h_scaled(2000)), 0);
+	backend_fact(sport, 0, "weight_now", v, sizeof(v));
+	ck_assert_str_eq(v, "10");	/* at start: no ramp */
+	set_health(b1, "sick");
+	expect_event(lb, b1, "DOWN after", 3000);
+	set_health(b1, "well");
+	expect_event(lb, b1, "UP after", 3000);
+	backend_fact(sport, 0, "weight_now", v, sizeof(v));
+	ck_assert_msg(atof(v) >= 1 && atof(v) < 10, "weight_now %s", v);
+	text = page(sport, "/status.txt", NULL, "text/plain");
+	ck_assert_msg(strstr(text, "; slow start: ") != NULL &&
+	    strstr(text, "% of its weight, full in ") != NULL, "%s", text);
+	free(text);
+	h_pause_ms(h_scaled(3200));
+	backend_fact(sport, 0, "weight_now", v, sizeof(v));
+	ck_assert_str_eq(v, "10");
+}
+END_TEST
+
 Suite *
 ops_suite(void)
 {
@@ -1189,6 +1358,10 @@ ops_suite(void)
 		a_reload_changes_limits_and_drops_nothing,
 		status_shows_requests_in_flight_limits_and_the_queue,
 		the_test_backend_counts_requests_in_flight,
+		status_counts_requests_in_flight_through_a_reload,
+		workers_take_a_reloaded_maxconn,
+		status_shows_the_queue,
+		status_shows_a_slow_start,
 		NULL
 	};
 
