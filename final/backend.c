@@ -85,7 +85,7 @@ static int
 parse_options(char *opts, struct backend *be, const char **why)
 {
 	static char msg[192];
-	char *names[NNUMBERS + 2], *value;
+	char *names[NNUMBERS + 4], *value;
 	size_t i;
 	int len, k;
 
@@ -96,7 +96,9 @@ parse_options(char *opts, struct backend *be, const char **why)
 	for (i = 0; i < NNUMBERS; i++)
 		names[i] = numbers[i].name;
 	names[NNUMBERS] = "drain";
-	names[NNUMBERS + 1] = NULL;
+	names[NNUMBERS + 1] = "send-proxy";	/* be->send_proxy 1 */
+	names[NNUMBERS + 2] = "send-proxy-v2";	/* and 2 */
+	names[NNUMBERS + 3] = NULL;
 	while (*opts != '\0') {
 		/* The message first: getsubopt() cuts the option up. */
 		len = (int)strcspn(opts, ",");
@@ -109,11 +111,16 @@ parse_options(char *opts, struct backend *be, const char **why)
 				*why = msg;
 				return -1;
 			}
-		} else if ((size_t)k == NNUMBERS && value == NULL)
-			be->drain = 1;
-		else {
-			*why = (size_t)k == NNUMBERS ? "drain takes no value" :
-			    msg;
+		} else if (k >= (int)NNUMBERS && value == NULL) {
+			if ((size_t)k == NNUMBERS)
+				be->drain = 1;
+			else
+				be->send_proxy = k - (int)NNUMBERS;
+		} else {
+			if (k >= (int)NNUMBERS)
+				snprintf(msg, sizeof(msg), "%s takes no value",
+				    names[k]);
+			*why = msg;
 			return -1;
 		}
 	}
@@ -166,6 +173,9 @@ backend_options(const struct backend *be, char *out, size_t n)
 		snprintf(out + len, n - len, ",slowstart=%d", be->slowstart_ms);
 	if (be->drain && (len = strlen(out)) < n)
 		snprintf(out + len, n - len, ",drain");
+	if (be->send_proxy > 0 && (len = strlen(out)) < n)
+		snprintf(out + len, n - len, be->send_proxy == 2 ?
+		    ",send-proxy-v2" : ",send-proxy");
 }
 
 /* A slot for a new backend, or NULL: all MAX_BACKENDS hold one. */

@@ -31,7 +31,8 @@
 #define SLOWSTART_MAX	3600000	/* ,slowstart=MS: MS from 0 to this */
 
 /* What backend_parse() wants, for messages and usage. */
-#define BACKEND_SYNTAX	"HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS][,drain]"
+#define BACKEND_SYNTAX	"HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS][,drain]\
+[,send-proxy|,send-proxy-v2]"
 
 /*
  * A PROXY header (,send-proxy: 108 bytes at most), "GET " PATH (-H: 200

@@ -412,6 +412,7 @@ on_probe_timer(void *arg)
 	k->sent = k->got = 0;
 	k->status = 0;
 	k->ai = be->addrs;
+	probe_request(be);	/* a reload may have changed ,send-proxy */
 	timer_arm_ms(&k->timer, cfg.check_ms);
 	probe_connect(be, 0);
 }

@@ -151,14 +151,19 @@ static void
 usage_where(FILE *f)
 {
 	fprintf(f,
-	    "usage: lb [-h] [-l [HOST:]PORT]\n"
+	    "usage: lb [-h] [-l [HOST:]PORT[,proxy]]\n"
 	    "          -b " BACKEND_SYNTAX " [-b ...]\n"
 	    "          [-f FILE] [-B rr|least] [-w N|auto]\n"
 	    "          [-H PATH] [-i MS] [-R N] [-F N] [-o] [-a [HOST:]PORT]\n"
 	    "          [-t NAME=MS,...] [-x N] [-p N] [-m N] [-P HEADERS]\n"
 	    "          [-e select|poll] [-v]\n"
-	    "  -l [HOST:]PORT  listen here (default 127.0.0.1:8080; PORT alone: "
-	    "127.0.0.1)\n"
+	    "  -l [HOST:]PORT[,proxy]\n"
+	    "                  listen here (default 127.0.0.1:8080; PORT alone: "
+	    "127.0.0.1);\n"
+	    "                  proxy: each client first sends a PROXY protocol "
+	    "header (v1 or\n"
+	    "                  v2) saying who it is, from whatever is in front "
+	    "(default off)\n"
 	    "  -b " BACKEND_SYNTAX "\n"
 	    "                  a backend; repeat for more (up to %d), used in "
 	    "turn:\n"
@@ -175,7 +180,11 @@ usage_where(FILE *f)
 	    "                  to all of it over MS, 0-%d (default 0: at "
 	    "once);\n"
 	    "                  drain: no new requests (in-flight ones "
-	    "finish), still checked\n"
+	    "finish), still checked;\n"
+	    "                  send-proxy, send-proxy-v2: each new connection "
+	    "to it starts\n"
+	    "                  with a PROXY header (v1, v2) naming the client "
+	    "(default off)\n"
 	    "  -f FILE         backends from FILE too, one a line as -b takes "
 	    "them, with #\n"
 	    "                  comments; read again on SIGHUP (kill -HUP): lb "
@@ -472,6 +481,28 @@ number_option(int c)
 	return 0;
 }
 
+/*
+ * -l [HOST:]PORT[,proxy]. An address has no comma (an IPv6 one is in
+ * brackets), so the first comma ends it.
+ */
+static void
+listen_option(const char *arg)
+{
+	char addr[300];
+	const char *comma = strchr(arg, ','), *why;
+	size_t n = comma != NULL ? (size_t)(comma - arg) : strlen(arg);
+
+	if (comma != NULL && strcmp(comma, ",proxy") != 0)
+		bad_arg("unknown option (want [HOST:]PORT[,proxy])", "-l", arg);
+	if (n >= sizeof(addr))
+		bad_arg("too long", "-l", arg);
+	memcpy(addr, arg, n);
+	addr[n] = '\0';
+	if (addr_parse(addr, 1, &cfg.listen, &why) < 0)
+		bad_arg(why, "-l", arg);
+	cfg.accept_proxy = comma != NULL;
+}
+
 /* -l, -a, -b, -f: where lb listens, and what it balances over. */
 static int
 address_option(int c, struct given *g)
@@ -481,8 +512,7 @@ address_option(int c, struct given *g)
 	switch (c) {
 	case 'l':
 		only_once("-l", &g->l);
-		if (addr_parse(optarg, 1, &cfg.listen, &why) < 0)
-			bad_arg(why, "-l", optarg);
+		listen_option(optarg);
 		return 1;
 	case 'a':
 		only_once("-a", &g->a);
@@ -658,7 +688,8 @@ announce(void)
 		n += (size_t)snprintf(list + n, sizeof(list) - n, " %s%s",
 		    backends[i].addr.str, opts);
 	}
-	log_event("listening on %s, balancing over%s%s", cfg.listen.str, list,
+	log_event("listening on %s%s, balancing over%s%s", cfg.listen.str,
+	    cfg.accept_proxy ? " (a PROXY header first)" : "", list,
 	    cfg.balancer == BALANCE_LEAST ? " (-B least: the fewest requests "
 	    "in flight first)" : "");
 	log_event("checking GET %s on each every %d ms (down after %d "

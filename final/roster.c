@@ -41,8 +41,9 @@ options_text(const struct backend *be, char *out, size_t n)
 		w += snprintf(out + w, n - (size_t)w, ", slowstart %d",
 		    be->slowstart_ms);
 	if (w > 0 && (size_t)w < n)
-		snprintf(out + w, n - (size_t)w, "%s)", be->drain ? ", drain" :
-		    "");
+		snprintf(out + w, n - (size_t)w, "%s%s)", be->drain ? ", drain" :
+		    "", be->send_proxy == 2 ? ", send-proxy-v2" :
+		    be->send_proxy == 1 ? ", send-proxy" : "");
 }
 
 static void
@@ -247,7 +248,8 @@ change_options(struct backend *be, const struct backend *w,
     struct changes *changed)
 {
 	if (be->weight == w->weight && be->drain == w->drain &&
-	    be->maxconn == w->maxconn && be->slowstart_ms == w->slowstart_ms)
+	    be->maxconn == w->maxconn && be->slowstart_ms == w->slowstart_ms &&
+	    be->send_proxy == w->send_proxy)
 		return;
 	if (w->drain && !be->drain)
 		be->drain_since = loop_now();
@@ -256,8 +258,9 @@ change_options(struct backend *be, const struct backend *w,
 	be->maxconn = w->maxconn;
 	be->slowstart_ms = w->slowstart_ms;
 	be->in_turn = -1;	/* the next pick starts afresh */
-	if (be->drain)
-		bconn_close_idle(be);
+	if (be->drain || be->send_proxy != w->send_proxy)
+		bconn_close_idle(be);	/* opened with the other preface */
+	be->send_proxy = w->send_proxy;
 	change_add(changed, be, 1);
 }
 

@@ -88,7 +88,7 @@ help_text(void)
 /* One option: "-l", or a -t name ("connect="), and all it says. */
 struct opt {
 	char	key[24];
-	char	text[1024];
+	char	text[4096];
 };
 
 /* lb -h or lb.1, read as its synopsis and its list of options. */
