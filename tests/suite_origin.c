@@ -98,7 +98,7 @@ END_TEST
  * What is not a valid PROXY header ends the connection, with a line on
  * stderr, and no byte of it, nor of what follows, reaches a backend: a
  * plain request, a v1 line with a bad address, one longer than 107
- * bytes, a v2 header whose length runs past its addresses' end (then
+ * bytes, a v2 header that says 48 bytes follow and sends 4 (then
  * the client leaves), and half a header then the client leaves.
  */
 START_TEST(a_connection_without_a_valid_header_is_closed)
@@ -112,7 +112,7 @@ START_TEST(a_connection_without_a_valid_header_is_closed)
 		"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x30\x7f\x00\x00\x01",
 		"PROXY TCP4 203.0.1",
 	};
-	static const size_t len[] = { 0, 0, 0, 24, 0 };
+	static const size_t len[] = { 0, 0, 0, 20, 0 };
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
 	struct h_conn *c;
 	size_t i, n;
