@@ -16,18 +16,35 @@
 #          clients that send one request and then nothing, beside
 #          IDLE_BUSY (50) busy ones: the busy ones' req/s and latency,
 #          the balancer's peak memory
+#   hetero keep-alive GETs over two backends of their own (tests/backend),
+#          one answering in HETERO_MS (20) ms, one at once: HETERO_LOADS
+#          (100) clients; the share of requests the slow one took
+#   burst  BURST_LOADS (1000) keep-alive clients arriving at once at two
+#          backends of their own (tests/backend, BURST_MS (2) ms a
+#          response), each limited to BURST_MAXCONN (20) requests in
+#          flight by the balancer, the rest queued: nothing may be
+#          dropped; the longest wait in the queue, the most requests a
+#          backend saw at once
 #
 # Balancers: BALANCERS for ka and close (default final haproxy nginx
 # pen lesson3 final-w2 haproxy-t2), SHAPE_BALANCERS for post, down and
 # up (default final haproxy nginx pen; BALANCERS when that is set, or
-# with FULL), IDLE_BALANCERS for idle (default final-poll haproxy nginx).
+# with FULL), IDLE_BALANCERS for idle (default final-poll haproxy nginx),
+# HETERO_BALANCERS for hetero (default final-rr final-least haproxy-rr
+# haproxy-leastconn: lb -B rr, -B least, HAProxy balance roundrobin,
+# leastconn), BURST_BALANCERS for burst (default final haproxy: lb -e
+# poll -m 2000 with ,maxconn=N on each -b and its queue's default -t
+# queue=5000; HAProxy with maxconn N on each server, timeout queue 5s).
 #
-#   sh tests/bench.sh            the default: about 4 minutes on 2 cores
+#   sh tests/bench.sh            the default: about 5 minutes on 2 cores
 #   FULL=1 sh tests/bench.sh     every load above, every balancer in
-#                                every shape: about 10 minutes
+#                                every shape: about 11 minutes
 #   ROUNDS=3 RUN_SECONDS=5 sh tests/bench.sh     longer, steadier
 #   LOADS="10 100" CLOSE_LOADS= POST_LOADS= BULK_LOADS= IDLE_LOADS=
-#       BALANCERS="final haproxy" ...   a part; an empty list skips a shape
+#       HETERO_LOADS= BURST_LOADS= BALANCERS="final haproxy" ...
+#                                a part; an empty list skips a shape
+#   LOADS= CLOSE_LOADS= POST_LOADS= BULK_LOADS= IDLE_LOADS= ...
+#                                hetero and burst alone
 #   BULK_MB=64 ...               a bigger body for down and up
 #   CHART_ONLY=1 sh tests/bench.sh   the table and chart of the last run
 #   final-w2 and haproxy-t2 (in the default list): final/lb -w 2 and
@@ -54,7 +71,11 @@
 # length (the backends refuse anything else), that an upload's bytes all
 # reached a backend, that the idle clients stayed connected. A check
 # that fails, a balancer that does not come up, and any error wrk
-# counts make the script fail, not print a smaller table.
+# counts make the script fail, not print a smaller table. hetero checks
+# that both backends answered; burst, that no backend ever had more than
+# BURST_MAXCONN requests at once (tests/backend's inflight-peak) and
+# that the queue was used (its longest wait above 0: lb's status JSON,
+# HAProxy's qtime_max).
 #
 # Run as root, the script moves itself into a network namespace of its
 # own (unshare -n), where the kernel's count of accepted connections
@@ -88,6 +109,13 @@ else
 	SHAPE_BALANCERS=${SHAPE_BALANCERS:-final haproxy nginx pen}
 fi
 IDLE_BALANCERS=${IDLE_BALANCERS:-final-poll haproxy nginx}
+HETERO_LOADS=${HETERO_LOADS-100}
+HETERO_BALANCERS=${HETERO_BALANCERS:-final-rr final-least haproxy-rr haproxy-leastconn}
+HETERO_MS=${HETERO_MS:-20}
+BURST_LOADS=${BURST_LOADS-1000}
+BURST_BALANCERS=${BURST_BALANCERS:-final haproxy}
+BURST_MS=${BURST_MS:-2}
+BURST_MAXCONN=${BURST_MAXCONN:-20}
 IDLE_BUSY=${IDLE_BUSY:-50}
 # 16 MiB: beyond every buffer on the way, yet tens of bodies a run, so
 # that one body more or less in a run moves MB/s by a few percent.
@@ -119,11 +147,20 @@ fi
 for t in wrk nginx curl ss; do
 	command -v $t >/dev/null || fail "needs $t (Debian: apt-get install $t)"
 done
-for b in $BALANCERS $SHAPE_BALANCERS $IDLE_BALANCERS; do
+# What the shapes that run need: a shape with no loads needs nothing.
+need=
+[ -n "$LOADS$CLOSE_LOADS" ] && need=$BALANCERS
+[ -n "$POST_LOADS$BULK_LOADS" ] && need="$need $SHAPE_BALANCERS"
+[ -n "$IDLE_LOADS" ] && need="$need $IDLE_BALANCERS"
+[ -n "$HETERO_LOADS" ] && need="$need $HETERO_BALANCERS"
+[ -n "$BURST_LOADS" ] && need="$need $BURST_BALANCERS"
+for b in $need; do
 	case $b in
-	haproxy|pen|haproxy-t2) command -v ${b%-t2} >/dev/null ||
-	    fail "needs ${b%-t2} (Debian: apt-get install ${b%-t2})";;
-	final|lesson3|final-w2|final-poll) [ -x "$top/${b%-*}/lb" ] ||
+	haproxy|haproxy-*) command -v haproxy >/dev/null ||
+	    fail "needs haproxy (Debian: apt-get install haproxy)";;
+	pen) command -v pen >/dev/null ||
+	    fail "needs pen (Debian: apt-get install pen)";;
+	final|lesson3|final-*) [ -x "$top/${b%-*}/lb" ] ||
 	    fail "build ${b%-*} first (make)";;
 	baseline) [ -x "${BASELINE:-}" ] ||
 	    fail "baseline needs BASELINE=path/to/another/final/lb";;
@@ -131,13 +168,15 @@ for b in $BALANCERS $SHAPE_BALANCERS $IDLE_BALANCERS; do
 	*) fail "unknown balancer $b";;
 	esac
 done
+[ -z "$HETERO_LOADS$BURST_LOADS" ] || [ -x "$here/backend" ] ||
+    fail "hetero and burst need tests/backend (make -C tests programs)"
 [ -r /proc/self/stat ] || fail "reads CPU time and memory from /proc (Linux)"
 [ -r /proc/net/snmp ] || fail "counts connections in /proc/net/snmp (Linux)"
 ulimit -n 20000 2>/dev/null || ulimit -n 8192 2>/dev/null
 mkdir -p "$out"
 if [ -z "${CHART_ONLY:-}" ]; then
 	echo "params $ROUNDS $SECS $private $POST_BYTES $BULK_MB $IDLE_BUSY" \
-	    > "$out/results.txt"
+	    "$HETERO_MS $BURST_MS $BURST_MAXCONN" > "$out/results.txt"
 	[ $private = 1 ] || echo "$me: no network namespace of its own: connection" \
 	    "counts are system-wide, the keep-alive check is off" >&2
 fi
@@ -145,7 +184,11 @@ fi
 # Ports below Linux's ephemeral range (32768 and up), where the
 # TIME_WAIT sockets of connection-per-request runs cannot block a bind().
 base=$((10000 + $$ % 20000))
-b1=$((base + 1)) b2=$((base + 2)) lbport=$((base + 10))
+b1=$((base + 1)) b2=$((base + 2)) b3=$((base + 3)) b4=$((base + 4))
+lbport=$((base + 10)) statport=$((base + 11))
+# The two backends a cell uses (hetero and burst: b3 and b4), and what
+# start() adds to each on the balancer's side (burst: the limit).
+be1=$b1 be2=$b2 lbopt= hopt=
 
 measure() {
 # nginx's workers run as nobody when root starts it: they must reach the
@@ -215,13 +258,21 @@ start() {
 	hmax=4000
 	[ $((clients + 1000)) -gt $hmax ] && hmax=$((clients + 1000))
 	case $1 in
-	final|baseline|final-w2)
+	final|baseline|final-w2|final-rr|final-least)
 		lb=$top/final/lb
 		[ $1 = baseline ] && lb=$BASELINE
 		w=1
 		[ $1 = final-w2 ] && w=2
-		"$lb" -l $lbport -b 127.0.0.1:$b1 -b 127.0.0.1:$b2 \
-		    -m 1024 -w $w >/dev/null 2>"$tmp/$1.err" &
+		# burst: 1,000 clients, past select()'s 1024 descriptors;
+		# the status page for the queue's longest wait.
+		m=1024 more=
+		case $1 in
+		final-rr) more="-B rr";;
+		final-least) more="-B least";;
+		esac
+		[ $shape = burst ] && m=2000 more="-e poll -a $statport"
+		"$lb" -l $lbport -b 127.0.0.1:$be1$lbopt -b 127.0.0.1:$be2$lbopt \
+		    -m $m -w $w $more >/dev/null 2>"$tmp/$1.err" &
 		;;
 	final-poll)
 		# An idle client may wait as long as HAProxy's (timeout
@@ -235,9 +286,19 @@ start() {
 		"$top/lesson3/lb" -l $lbport -b 127.0.0.1:$b1 \
 		    -b 127.0.0.1:$b2 >/dev/null 2>"$tmp/lesson3.err" &
 		;;
-	haproxy|haproxy-t2)
+	haproxy|haproxy-t2|haproxy-rr|haproxy-leastconn)
 		t=1
 		[ $1 = haproxy-t2 ] && t=2
+		how=roundrobin
+		[ $1 = haproxy-leastconn ] && how=leastconn
+		# burst: a request waits for a server slot as long as in
+		# lb (-t queue's default), and a stats page for qtime_max.
+		hq=
+		[ $shape = burst ] && hq="	timeout queue 5s
+listen stats
+	bind 127.0.0.1:$statport
+	stats enable
+	stats uri /stats"
 		# HAProxy counts two descriptors a connection and will not
 		# start short of them (strict-limits); idle clients need no
 		# backend connection each, so let it start with what we have.
@@ -255,13 +316,14 @@ defaults
 	timeout server 30s
 	option forwardfor
 	http-reuse safe
+$hq
 frontend fe
 	bind 127.0.0.1:$lbport
 	default_backend be
 backend be
-	balance roundrobin
-	server b1 127.0.0.1:$b1
-	server b2 127.0.0.1:$b2
+	balance $how
+	server b1 127.0.0.1:$be1$hopt
+	server b2 127.0.0.1:$be2$hopt
 EOF2
 		haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>"$tmp/$1.err" &
 		;;
@@ -318,17 +380,65 @@ EOF2
 	done
 }
 
-# Field $1 of line 3 of the backends' stub_status, summed: 1 the
-# connections they accepted, 3 the requests they answered. Each call is
-# itself one connection and one request to each backend.
+# Line $2 of tests/backend's /control/stats on port $1: connections
+# (this call's own among them), requests (health checks and this call
+# not), inflight-peak.
+tbstat() {
+	curl -s "http://127.0.0.1:$1/control/stats" |
+	    awk -v k=$2 '$1 == k { print $2 }'
+}
+
+# 1: the connections the cell's backends accepted, 3: the requests they
+# answered, summed; from nginx's stub_status (its line 3), or for hetero
+# and burst from tests/backend. Each call is itself one connection to
+# each backend (and one request to each nginx).
 backends() {
 	n=0
-	for p in $b1 $b2; do
-		a=$(curl -s "http://127.0.0.1:$p/nginx_status" |
-		    awk -v f=$1 'NR == 3 { print $f }')
+	for p in $be1 $be2; do
+		case $shape in
+		hetero|burst) a=$(tbstat $p \
+		    $([ $1 = 1 ] && echo connections || echo requests));;
+		*) a=$(curl -s "http://127.0.0.1:$p/nginx_status" |
+		    awk -v f=$1 'NR == 3 { print $f }');;
+		esac
 		n=$((n + ${a:-0}))
 	done
 	echo $n
+}
+
+# hetero and burst: two tests/backend processes on b3 and b4, answering
+# after $1 and $2 ms, started afresh for each cell (inflight-peak counts
+# from their start); their pids in $tbpids.
+tb_start() {
+	"$here/backend" -l $b3 -d $1 -z 100 -q 2>"$tmp/tb3.err" &
+	tbpids=$!
+	"$here/backend" -l $b4 -d $2 -z 100 -q 2>"$tmp/tb4.err" &
+	tbpids="$tbpids $!"
+	i=0
+	until [ -n "$(tbstat $b3 requests)" ] &&
+	    [ -n "$(tbstat $b4 requests)" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && fail "tests/backend never came up on $b3, $b4"
+		sleep 0.1
+	done
+}
+
+# The longest any request waited in balancer $1's queue, in ms, read
+# from its status page: lb's queue_longest_ms, HAProxy's qtime_max (the
+# most of its backend's and servers' rows); - when there is none.
+queue_longest() {
+	case $1 in
+	final) curl -s "http://127.0.0.1:$statport/status.json" |
+	    tr ',{}' '\n\n\n' |
+	    awk -F: '$1 ~ /"queue_longest_ms"/ { printf "%.0f", $2; f = 1 }
+		END { if (!f) print "-" }';;
+	haproxy) curl -s "http://127.0.0.1:$statport/stats;csv" | awk -F, '
+	    NR == 1 { for (i = 1; i <= NF; i++) if ($i == "qtime_max") c = i
+		next }
+	    c && $1 == "be" && $c != "" { f = 1; if ($c > m) m = $c }
+	    END { if (f) print m + 0; else print "-" }';;
+	*) echo -;;
+	esac
 }
 
 # Connections accepted by anyone on this machine (or namespace) so far.
@@ -359,8 +469,12 @@ has_poll() {
 # FD_SETSIZE (1024): past 500 clients it cannot take them; -w 2 has
 # two processes, so twice as many.
 cannot() {
+	case $shape-$1 in
+	burst-final) has_poll || echo nopoll; return;;
+	esac
 	case $1 in
-	final|baseline|lesson3) [ "$clients" -gt 500 ] && echo fdset;;
+	final|baseline|lesson3|final-rr|final-least)
+	    [ "$clients" -gt 500 ] && echo fdset;;
 	final-w2) [ "$clients" -gt 1000 ] && echo fdset;;
 	final-poll) has_poll || echo nopoll;;
 	pen) [ $((2 * clients + 100)) -gt "$(ulimit -n)" ] && echo ulimit;;
@@ -405,6 +519,14 @@ cell() {
 		echo "$b $shape $n skip $why" >> "$out/results.txt"
 		return
 	fi
+	be1=$b1 be2=$b2 lbopt= hopt= tbpids=
+	case $shape in
+	hetero) be1=$b3 be2=$b4
+		tb_start $HETERO_MS 0;;
+	burst) be1=$b3 be2=$b4
+		lbopt=,maxconn=$BURST_MAXCONN hopt=" maxconn $BURST_MAXCONN"
+		tb_start $BURST_MS $BURST_MS;;
+	esac
 	start $b
 	# The processes that do the work: nginx's worker, not its master;
 	# final-w2's master and both workers (CPU and peak RSS summed).
@@ -423,13 +545,18 @@ cell() {
 	# URL, then what bench.lua is told.
 	url=http://127.0.0.1:$lbport
 	case $shape in
-	ka|idle) set -- "$url/";;
+	ka|idle|hetero) set -- "$url/";;
+	# A request may wait in the queue up to its timeout (5 s): the
+	# balancer's 503 then, not wrk giving up first, is what counts.
+	burst) set -- --timeout 10s "$url/";;
 	close) set -- -H 'Connection: close' "$url/";;
 	post) set -- "$url/post" -- post $POST_BYTES;;
 	down) set -- --timeout 60s "$url/big";;
 	up) set -- --timeout 60s "$url/upload" -- post $((BULK_MB * 1048576))
 	    for p in $b1 $b2; do : > "$tmp/be$p/upload.log"; done;;
 	esac
+	# Counted outside the window of connection counts below.
+	[ $shape = hetero ] && slow0=$(tbstat $b3 requests) r0=$(backends 3)
 	s0=$(opens)
 	a0=$(backends 1)
 	c0=$(cpu_ticks $wpid)
@@ -438,6 +565,23 @@ cell() {
 	c1=$(cpu_ticks $wpid)
 	a1=$(backends 1)
 	s1=$(opens)
+	[ $shape = hetero ] && slow1=$(tbstat $b3 requests) r1=$(backends 3)
+	# hetero: the share of the requests the slow backend answered;
+	# burst: the longest wait in the queue and the most requests a
+	# backend had at once.
+	share=- qms=- peak=-
+	if [ $shape = hetero ]; then
+		share=$(((slow1 - slow0) * 100 / (r1 - r0 > 0 ? r1 - r0 : 1)))
+		[ $((slow1 - slow0)) -gt 0 ] && [ $((slow1 - slow0)) -lt \
+		    $((r1 - r0)) ] || fault=backend-unused
+	fi
+	if [ $shape = burst ]; then
+		qms=$(queue_longest ${b%%-*})
+		peak=$(for p in $b3 $b4; do tbstat $p inflight-peak; done |
+		    sort -n | tail -1)
+		[ "$peak" -le $BURST_MAXCONN ] || fault=over-maxconn:$peak
+		[ "$qms" = - ] || [ "$qms" -gt 0 ] || fault=queue-unused
+	fi
 	rss=$(for p in $wpid; do cat /proc/$p/status; done |
 	    awk '/^VmHWM/ { t += $2 } END { print t }')
 	got=0
@@ -450,8 +594,8 @@ cell() {
 		kill $ipid 2>/dev/null
 		wait $ipid 2>/dev/null
 	fi
-	kill $bpid 2>/dev/null
-	wait $bpid 2>/dev/null
+	kill $bpid $tbpids 2>/dev/null
+	wait $bpid $tbpids 2>/dev/null
 	grep -q '^bench ' "$tmp/wrk" || sed 's/^/  wrk: /' "$tmp/wrk" >&2
 	# Backend connections in the window: the balancer's, and the two of
 	# each backends() call before it ends (a0 counted its own). Client
@@ -460,7 +604,8 @@ cell() {
 	awk -v b=$b -v shape=$shape -v n=$n -v cpu=$((c1 - c0)) \
 	    -v hz="$(getconf CLK_TCK)" -v rss="$rss" -v conns=$((a1 - a0 - 2)) \
 	    -v cli=$((s1 - s0 - (a1 - a0 + 2) - 1)) -v fault=$fault \
-	    -v size=$((BULK_MB * 1048576)) -v got="$got" '
+	    -v size=$((BULK_MB * 1048576)) -v got="$got" -v qms=$qms \
+	    -v share=$share -v peak=$peak '
 	$1 == "bench" { reqs = $2; bytes = $3; us = $4; p50 = $5 / 1000
 		p99 = $6 / 1000; bad = $7 + $8; seen = 1 }
 	END {
@@ -473,10 +618,11 @@ cell() {
 		k = reqs > 0 ? 1000 / reqs : 0
 		gb = bytes / 1e9
 		printf "%s %s %d %.0f %.3f %.3f %.4f %d %d %.1f %.1f %.0f " \
-		    "%.3f %s %d %d\n", b, shape, n, (us > 0 ? reqs * 1e6 / us : 0),
+		    "%.3f %s %d %d %s %s %s\n", b, shape, n,
+		    (us > 0 ? reqs * 1e6 / us : 0),
 		    p50, p99, cpu / hz * k, rss, bad, conns * k, cli * k,
 		    (us > 0 ? bytes / us : 0), (gb > 0 ? cpu / hz / gb : 0),
-		    fault, cli, reqs
+		    fault, cli, reqs, qms, share, peak
 	}' "$tmp/wrk" >> "$out/results.txt"
 }
 
@@ -488,18 +634,22 @@ rounds() {
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	echo "== round $r of $ROUNDS" >&2
-	for shape in ka close post down up idle; do
+	for shape in ka close post down up idle hetero burst; do
 		case $shape in
 		ka) loads=$LOADS;;
 		close) loads=$CLOSE_LOADS;;
 		post) loads=$POST_LOADS;;
 		down|up) loads=$BULK_LOADS;;
 		idle) loads=$IDLE_LOADS;;
+		hetero) loads=$HETERO_LOADS;;
+		burst) loads=$BURST_LOADS;;
 		esac
 		case $shape in
 		ka|close) list=$BALANCERS;;
 		post|down|up) list=$SHAPE_BALANCERS;;
 		idle) list=$IDLE_BALANCERS;;
+		hetero) list=$HETERO_BALANCERS;;
+		burst) list=$BURST_BALANCERS;;
 		esac
 		for n in $loads; do
 			for b in $list; do
@@ -531,7 +681,7 @@ function wrong(k, why) {
 	if (index(" " faults[k] " ", " " why " ") == 0) faults[k] = faults[k] " " why
 }
 $1 == "params" { rounds = $2; secs = $3; private = $4; postb = $5
-	bulkmb = $6; busy = $7; next }
+	bulkmb = $6; busy = $7; hms = $8; bms = $9; bmax = $10; next }
 $4 == "skip" {
 	row($2, $3)
 	if (!bseen[$1]++) bal[++nbal] = $1
@@ -546,6 +696,15 @@ $4 == "skip" {
 	cost[k, i] = bulk ? $13 : $7
 	p50[k, i] = $5; p99[k, i] = $6; rss[k, i] = $8; cpk[k, i] = $10
 	cli[k, i] = $11
+	# hetero: the share of the slow backend; burst: the longest wait
+	# in the queue (- when the balancer does not say), the most
+	# requests a backend had at once.
+	if ($2 == "hetero") share[k, i] = $18
+	if ($2 == "burst") {
+		peak[k, i] = $19
+		if ($17 != "-") qms[k, i] = $17
+		else noq[k] = 1
+	}
 	bad[k] += $9
 	if ($14 != "-") wrong(k, $14)
 	# A close row makes about a connection a request; a keep-alive
@@ -554,7 +713,8 @@ $4 == "skip" {
 	# only ever adds: the keep-alive check needs our own. Lesson 3
 	# closes every connection (it has no keep-alive): said, not failed.
 	if ($2 == "close" && $11 < 900) wrong(k, "few-client-connections")
-	if (private && ($2 == "ka" || $2 == "post" || $2 == "idle") &&
+	if (private && ($2 == "ka" || $2 == "post" || $2 == "idle" ||
+	    $2 == "hetero" || $2 == "burst") &&
 	    $16 > 0 && ($15 - ($2 == "idle" ? busy : $3)) * 1000 / $16 > 50) {
 		if ($1 == "lesson3") note[k] = "  (no keep-alive)"
 		else wrong(k, "client-connections-not-kept")
@@ -580,7 +740,10 @@ END {
 			    "p99 ms", bulk ? "cpu s/GB" : "cpu s/1k", "x hap",
 			    "MB", "conn/1k", "cli/1k"
 		wasbulk = bulk
-		h = order[r] " haproxy"
+		# hetero: against HAProxy with the same rule as least.
+		h = order[r] (m[1] == "hetero" ? " haproxy-leastconn" : " haproxy")
+		hetero = hetero || m[1] == "hetero"
+		burst = burst || m[1] == "burst"
 		first = 1
 		for (b = 1; b <= nbal; b++) {
 			k = order[r] " " bal[b]
@@ -598,6 +761,12 @@ END {
 			    med(rate, k) / med(rate, h) : 0
 			y = (h in cnt) && med(cost, h) > 0 ? \
 			    med(cost, k) / med(cost, h) : 0
+			if (m[1] == "hetero")
+				note[k] = sprintf("  slow %d%%", med(share, k))
+			if (m[1] == "burst")
+				note[k] = sprintf("  queue %s ms, peak %d",
+				    noq[k] ? "-" : sprintf("%d", med(qms, k)),
+				    med(peak, k))
 			printf "%s %-10s %8.0f (%6.0f-%6.0f) %5.2f %8.2f %8.2f " \
 			    "%8.3f %6.2f %6.1f %7.1f %7.1f%s%s%s\n", lead, bal[b],
 			    med(rate, k), lo[k], hi[k], x, med(p50, k),
@@ -618,6 +787,15 @@ END {
 	    " backend connections it opened, client connections it accepted,"
 	printf "per 1,000 requests%s\n", (private ? "" : \
 	    " (cli/1k counts the whole machine: other traffic adds)")
+	if (hetero)
+		print "hetero: two tests/backend, one " hms " ms a response," \
+		    " one at once; slow: the share of requests the slow one" \
+		    " took; x hap: to haproxy-leastconn"
+	if (burst)
+		print "burst: every client at once, two tests/backend of " bms \
+		    " ms, at most " bmax " requests each; queue: the longest" \
+		    " wait in the balancer'"'"'s queue (- it does not say), peak:" \
+		    " the most a backend had at once"
 	exit failed
 }' "$out/results.txt" > "$out/table.txt"
 # Not through a pipe into tee: a pipeline's status is tee's.
