@@ -882,7 +882,7 @@ serve(void)
 {
 	while (!done()) {
 		if (loop_run_once() < 0) {
-			perror("lb: select");
+			perror("lb: waiting for events (-e)");
 			break;
 		}
 		conn_reap();
@@ -897,8 +897,8 @@ serve(void)
 	roster_free();
 	workers_free();		/* the master: waits for every worker */
 	log_close();
-	loop_free();
 	loop_unwatch(sig_pipe[0]);
+	loop_free();
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	return 0;

@@ -727,6 +727,10 @@ $4 == "skip" {
 END {
 	printf "wrk -t1 -d%ss, 2 nginx backends, %d rounds taken in turn; " \
 	    "medians, range in brackets\n", secs, rounds
+	# The balancer column as wide as its longest name, 10 at least.
+	bw = 10
+	for (b = 1; b <= nbal; b++) if (length(bal[b]) > bw) bw = length(bal[b])
+	bw = "%-" bw "s"
 	why["fdset"] = "(over FD_SETSIZE: 2 descriptors a client)"
 	why["nopoll"] = "skip (lb has no -e poll yet)"
 	why["ulimit"] = "skip (ulimit -n too low for the clients)"
@@ -734,7 +738,7 @@ END {
 		split(order[r], m, " ")
 		bulk = m[1] == "down" || m[1] == "up"
 		if (r == 1 || bulk != wasbulk)
-			printf "%-6s %7s %-10s %8s %-17s %5s %8s %8s %8s " \
+			printf "%-6s %7s " bw " %8s %-17s %5s %8s %8s %8s " \
 			    "%6s %6s %7s %7s\n", "shape", "clients", "lb",
 			    bulk ? "MB/s" : "req/s", "(range)", "x hap", "p50 ms",
 			    "p99 ms", bulk ? "cpu s/GB" : "cpu s/1k", "x hap",
@@ -750,7 +754,7 @@ END {
 			lead = sprintf("%-6s %7s", first ? m[1] : "",
 			    first ? m[2] : "")
 			if (k in skip) {
-				printf "%s %-10s %8s %s\n", lead, bal[b], "-",
+				printf "%s " bw " %8s %s\n", lead, bal[b], "-",
 				    why[skip[k]]
 				first = 0
 				continue
@@ -767,7 +771,7 @@ END {
 				note[k] = sprintf("  queue %s ms, peak %d",
 				    noq[k] ? "-" : sprintf("%d", med(qms, k)),
 				    med(peak, k))
-			printf "%s %-10s %8.0f (%6.0f-%6.0f) %5.2f %8.2f %8.2f " \
+			printf "%s " bw " %8.0f (%6.0f-%6.0f) %5.2f %8.2f %8.2f " \
 			    "%8.3f %6.2f %6.1f %7.1f %7.1f%s%s%s\n", lead, bal[b],
 			    med(rate, k), lo[k], hi[k], x, med(p50, k),
 			    med(p99, k), med(cost, k), y, med(rss, k) / 1024,

@@ -794,7 +794,10 @@ h_teardown(void)
 	nprocs = 0;
 }
 
-/* H_TEST=name runs that one test alone (CK_RUN_CASE picks a suite). */
+/*
+ * H_TEST=name runs that one test alone (CK_RUN_SUITE picks its suite;
+ * each suite has one case of its name, so CK_RUN_CASE does too).
+ */
 int
 h_wanted(const TTest *t)
 {
