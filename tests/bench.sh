@@ -21,8 +21,9 @@
 #          (100) clients; the share of requests the slow one took
 #   burst  BURST_LOADS (1000) keep-alive clients arriving at once at two
 #          backends of their own (tests/backend, BURST_MS (2) ms a
-#          response), each limited to BURST_MAXCONN (20) requests in
-#          flight by the balancer, the rest queued: nothing may be
+#          response, so that a backend does hold 20 at once: an instant
+#          one never does), each limited to BURST_MAXCONN (20) requests
+#          in flight by the balancer, the rest queued: nothing may be
 #          dropped; the longest wait in the queue, the most requests a
 #          backend saw at once
 #
@@ -36,7 +37,8 @@
 # poll -m 2000 with ,maxconn=N on each -b and its queue's default -t
 # queue=5000; HAProxy with maxconn N on each server, timeout queue 5s).
 #
-#   sh tests/bench.sh            the default: about 5 minutes on 2 cores
+#   sh tests/bench.sh            the default: about 4 1/2 minutes on 2
+#                                cores (hetero and burst: 30 s of it)
 #   FULL=1 sh tests/bench.sh     every load above, every balancer in
 #                                every shape: about 11 minutes
 #   ROUNDS=3 RUN_SECONDS=5 sh tests/bench.sh     longer, steadier
