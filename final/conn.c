@@ -991,6 +991,7 @@ parse_request(struct client *c)
 static void backend_failed(struct client *c, const char *why);
 static void choose_backend_or(struct client *c, const char *why);
 static int pick_for(const struct client *c);
+static int spent(const struct client *c);
 static void go_to(struct client *c, int b, const char *why);
 static void wait_for_slot(struct client *c);
 
@@ -1082,11 +1083,26 @@ start_exchange(struct client *c)
 	progress(c);	/* the request goes, as much as the backend takes */
 }
 
-/* Round robin (or least requests) to a backend, within the retry budget. */
+/*
+ * Round robin (or least requests) to a backend, within the retry
+ * budget. While anyone waits for a slot, c waits behind them, even if
+ * a slot has just come free: it is the first in line's (run_queue(), at
+ * the next pass), and a request that arrived in between would take it.
+ */
 static void
 choose_backend_or(struct client *c, const char *why)
 {
-	go_to(c, pick_for(c), why);
+	if (queue_head != NULL && !spent(c))
+		wait_for_slot(c);
+	else
+		go_to(c, pick_for(c), why);
+}
+
+/* c has tried every backend it may (-x, and how many are usable). */
+static int
+spent(const struct client *c)
+{
+	return c->tries > cfg.retries || c->tries >= backend_count(1);
 }
 
 /*
@@ -1097,9 +1113,7 @@ choose_backend_or(struct client *c, const char *why)
 static int
 pick_for(const struct client *c)
 {
-	if (c->tries > cfg.retries || c->tries >= backend_count(1))
-		return -1;
-	return balance_pick();
+	return spent(c) ? -1 : balance_pick();
 }
 
 /*

@@ -61,7 +61,7 @@ static void
 setup(void)
 {
 	cfg.max_conns = 16;
-	cfg.head_ms = cfg.idle_ms = cfg.response_ms = 10000;
+	cfg.head_ms = cfg.idle_ms = cfg.response_ms = cfg.queue_ms = 10000;
 }
 
 /*
@@ -252,6 +252,44 @@ START_TEST(verbose_traces_each_move)
 }
 END_TEST
 
+/*
+ * The queue is first in, first out, newcomers included: while anyone
+ * waits for a slot, a new request waits behind them, even when a slot
+ * has just come free (run_queue() hands it to the first in line at the
+ * next pass). Before, a request arriving in between took it, and waits
+ * in the queue spread twice as wide as HAProxy's (final/PERFORMANCE.md).
+ */
+START_TEST(a_newcomer_waits_behind_the_queue)
+{
+	FILE *err = capture_stderr();
+	int fa, pa = socket_peer(&fa), fb, pb = socket_peer(&fb);
+	struct client *a, *b;
+	const char *why;
+
+	ck_assert_int_eq(backend_add("127.0.0.1:9,maxconn=1", &why), 0);
+	ck_assert_int_eq(backend_resolve(), 0);
+	backends[0].up = 1;
+	a = new_client(fa);
+	ck_assert_int_eq(write(pa, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 31),
+	    31);
+	backends[0].inflight = 1;	/* another request holds the slot */
+	ck_assert_int_ge(loop_run_wait(1), 1);
+	ck_assert_int_eq(a->state, C_QUEUE);
+	backends[0].inflight = 0;	/* it ends: the slot is a's */
+	b = new_client(fb);
+	ck_assert_int_eq(write(pb, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 31),
+	    31);
+	ck_assert_int_ge(loop_run_wait(1), 1);
+	ck_assert_int_eq(b->state, C_QUEUE);	/* behind a, not past it */
+	ck_assert_ptr_eq(queue_head, a);
+	close(pa);
+	close(pb);
+	conn_free_all();
+	loop_free();
+	fclose(err);
+}
+END_TEST
+
 Suite *
 conn_unit_suite(void)
 {
@@ -261,6 +299,7 @@ conn_unit_suite(void)
 		{ the_drawings_are_the_tables, 0 },
 		{ a_move_not_in_the_table_is_refused, 0 },
 		{ verbose_traces_each_move, 0 },
+		{ a_newcomer_waits_behind_the_queue, 0 },
 		{ NULL, 0 }
 	};
 
