@@ -828,6 +828,36 @@ h_suite(const char *name, const TTest *const *tests, TCase **tc)
 	return s;
 }
 
+/*
+ * Stop lb as an operator would (SIGTERM), which must end it cleanly,
+ * then its access log, all of it: free() it.
+ */
+char *
+h_stopped_log(struct h_proc *lb)
+{
+	char *log;
+
+	ck_assert_int_eq(kill(lb->pid, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
+	log = h_slurp(lb->out);
+	ck_assert_ptr_nonnull(log);
+	return log;
+}
+
+/* lb -b 127.0.0.1:9,opts must exit 2: "lb: bad -b '...,opts': why". */
+void
+h_expect_bad_backend(const char *opts, const char *why)
+{
+	char arg[96], want[256], *args[3];
+
+	snprintf(arg, sizeof(arg), "127.0.0.1:9,%s", opts);
+	snprintf(want, sizeof(want), "lb: bad -b '%s': %s", arg, why);
+	args[0] = "-b";
+	args[1] = arg;
+	args[2] = NULL;
+	h_expect_bad_args(args, want);
+}
+
 /* Run the balancer with these args; it must exit 2 naming want. */
 void
 h_expect_bad_args(char *const args[], const char *want)

@@ -78,6 +78,8 @@ struct h_proc *h_lb_args(char *const args[]);	/* LB args, no -l */
 struct h_proc *h_lb_start(char *const args[]);
 int	 h_wait_exit(struct h_proc *p, int ms);	/* exit status or -1 */
 void	 h_expect_bad_args(char *const args[], const char *want);
+void	 h_expect_bad_backend(const char *opts, const char *why);
+char	*h_stopped_log(struct h_proc *lb);	/* SIGTERM, clean exit, stdout */
 void	 h_kill(struct h_proc *p);		/* SIGKILL, reap */
 void	 h_teardown(void);
 Suite	*h_suite(const char *name, const TTest *const *tests, TCase **tc);

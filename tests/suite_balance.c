@@ -379,18 +379,11 @@ START_TEST(weight_option_is_checked)
 		{ "", "want HOST:PORT[,weight=N][,maxconn=N][,slowstart=MS]"
 		    "[,drain]" },
 	};
-	char *args[3], arg[32], want[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(arg, sizeof(arg), "127.0.0.1:9,%s", bad[i][0]);
-		args[0] = "-b";
-		args[1] = arg;
-		args[2] = NULL;
-		snprintf(want, sizeof(want), "lb: bad -b '%s': %s", arg,
-		    bad[i][1] != NULL ? bad[i][1] : weight);
-		h_expect_bad_args(args, want);
-	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		h_expect_bad_backend(bad[i][0], bad[i][1] != NULL ? bad[i][1] :
+		    weight);
 }
 END_TEST
 

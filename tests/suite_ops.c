@@ -379,6 +379,23 @@ START_TEST(a_backend_listed_again_while_still_finishing_is_checked_first)
 }
 END_TEST
 
+/* Round k's answers on c[0..n): each a 200, whole. n. */
+static int
+read_round(struct h_conn **c, int n, int k)
+{
+	struct h_resp r;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(h_read_response(c[i], &r, 0,
+		    h_scaled(H_TIMEOUT_MS)), 0);
+		ck_assert_msg(r.status == 200 && r.complete, "round %d client "
+		    "%d: status %d", k, i, r.status);
+		h_resp_free(&r);
+	}
+	return n;
+}
+
 /*
  * Keep-alive clients with requests in flight at every reload: backends
  * are added, reweighted, drained and removed under them. Every request
@@ -389,7 +406,6 @@ START_TEST(reloads_under_keep_alive_load_fail_nothing)
 	enum { CLIENTS = 8, ROUNDS = 24 };
 	struct h_proc *b[3], *lb;
 	struct h_conn *c[CLIENTS];
-	struct h_resp r;
 	int i, k, sport, ok = 0;
 
 	for (i = 0; i < 3; i++)
@@ -423,14 +439,7 @@ START_TEST(reloads_under_keep_alive_load_fail_nothing)
 			break;
 		}
 		ck_assert_int_eq(kill(lb->pid, SIGHUP), 0);
-		for (i = 0; i < CLIENTS; i++) {
-			ck_assert_int_eq(h_read_response(c[i], &r, 0,
-			    h_scaled(H_TIMEOUT_MS)), 0);
-			ck_assert_msg(r.status == 200 && r.complete, "round %d "
-			    "client %d: status %d", k, i, r.status);
-			ok++;
-			h_resp_free(&r);
-		}
+		ok += read_round(c, CLIENTS, k);
 	}
 	for (i = 0; i < CLIENTS; i++)
 		h_close(c[i]);
@@ -930,15 +939,9 @@ START_TEST(limits_and_balancer_options_are_checked)
 	struct h_proc *b1, *lb;
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(arg, sizeof(arg), "127.0.0.1:9,%s", bad[i][0]);
-		args[0] = "-b";
-		args[1] = arg;
-		args[2] = NULL;
-		snprintf(want, sizeof(want), "lb: bad -b '%s': %s", arg,
-		    bad[i][1] == NULL ? maxconn : slowstart);
-		h_expect_bad_args(args, want);
-	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		h_expect_bad_backend(bad[i][0], bad[i][1] == NULL ? maxconn :
+		    slowstart);
 	expect_bad_file("127.0.0.1:9\n127.0.0.1:10,maxconn=0\n", ":2: "
 	    "'127.0.0.1:10,maxconn=0': maxconn must be a number from 1 to");
 	expect_bad_file("127.0.0.1:9,slowstart=x\n", ":1: "
@@ -1001,7 +1004,6 @@ START_TEST(a_reload_changes_limits_and_drops_nothing)
 	};
 	struct h_proc *b[2], *lb;
 	struct h_conn *c[CLIENTS];
-	struct h_resp r;
 	char want[160], v[32];
 	int i, k, sport, ok = 0;
 
@@ -1029,14 +1031,7 @@ START_TEST(a_reload_changes_limits_and_drops_nothing)
 		ck_assert_str_eq(v, o[2]);
 		backend_fact(sport, 0, "slowstart_ms", v, sizeof(v));
 		ck_assert_str_eq(v, o[3]);
-		for (i = 0; i < CLIENTS; i++) {
-			ck_assert_int_eq(h_read_response(c[i], &r, 0,
-			    h_scaled(H_TIMEOUT_MS)), 0);
-			ck_assert_msg(r.status == 200 && r.complete, "round %d "
-			    "client %d: status %d", k, i, r.status);
-			ok++;
-			h_resp_free(&r);
-		}
+		ok += read_round(c, CLIENTS, k);
 	}
 	for (i = 0; i < CLIENTS; i++)
 		h_close(c[i]);
@@ -1187,17 +1182,11 @@ send_all(struct h_conn **c, int n, int port, int delay_ms)
 static void
 expect_all_answered(struct h_conn **c, int n)
 {
-	struct h_resp r;
 	int i;
 
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(h_read_response(c[i], &r, 0,
-		    h_scaled(H_TIMEOUT_MS)), 0);
-		ck_assert_msg(r.status == 200 && r.complete, "client %d: "
-		    "status %d", i, r.status);
-		h_resp_free(&r);
+	read_round(c, n, 0);
+	for (i = 0; i < n; i++)
 		h_close(c[i]);
-	}
 }
 
 /*

@@ -85,9 +85,7 @@ START_TEST(a_proxy_header_names_the_client)
 		h_resp_free(&r);
 		h_close(c);
 	}
-	kill(lb->pid, SIGTERM);
-	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
-	log = h_slurp(lb->out);
+	log = h_stopped_log(lb);
 	ck_assert_msg(strstr(log, "Z 203.0.113.7 GET / ") != NULL &&
 	    strstr(log, "Z 198.51.100.9 GET / ") != NULL, "log:\n%s", log);
 	free(log);

@@ -136,13 +136,36 @@ START_TEST(maxconn_holds_while_200_arrive_together)
 	ck_assert_msg(peak >= 1 && peak <= 5, "the backend had %ld at once",
 	    peak);
 	ck_assert_int_eq(requests_of(b), 200);
-	kill(lb->pid, SIGTERM);
-	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
-	log = h_slurp(lb->out);
+	log = h_stopped_log(lb);
 	ck_assert_msg(strstr(log, "queued=") != NULL, "no queued= in\n%s", log);
 	free(log);
 }
 END_TEST
+
+/* lb in front of b alone, with maxconn=1 and -t queue (NAME=MS). */
+static struct h_proc *
+one_slot(const struct h_proc *b, const char *queue)
+{
+	static char arg[64];
+
+	snprintf(arg, sizeof(arg), "127.0.0.1:%d,maxconn=1", b->port);
+	return h_lb_args((char *[]){ "-b", arg, "-i", "60000", "-t",
+	    (char *)queue, NULL });
+}
+
+/* A client whose request holds the one slot for ms, already there. */
+static struct h_conn *
+holding(int port, int ms)
+{
+	struct h_conn *c = h_connect(port);
+	char req[96];
+
+	snprintf(req, sizeof(req), "GET /?delay=%d HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", ms);
+	ck_assert_int_eq(h_sends(c, req), 0);
+	h_pause_ms(100);
+	return c;
+}
 
 /*
  * maxconn=1 and a request holding it: the next waits -t queue ms, then
@@ -154,16 +177,11 @@ START_TEST(a_request_that_outwaits_the_queue_gets_503)
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
 	struct h_conn *first, *second;
 	struct h_resp r;
-	char arg[64], *log;
+	char *log;
 	long t;
 
-	snprintf(arg, sizeof(arg), "127.0.0.1:%d,maxconn=1", b->port);
-	lb = h_lb_args((char *[]){ "-b", arg, "-i", "60000", "-t",
-	    "queue=300", NULL });
-	first = h_connect(lb->port);
-	ck_assert_int_eq(h_sends(first, "GET /?delay=1500 HTTP/1.1\r\nHost: "
-	    "x\r\n\r\n"), 0);
-	h_pause_ms(100);
+	lb = one_slot(b, "queue=300");
+	first = holding(lb->port, 1500);
 	second = h_connect(lb->port);
 	t = h_now_ms();
 	ck_assert_int_eq(h_sends(second, GET), 0);
@@ -178,9 +196,7 @@ START_TEST(a_request_that_outwaits_the_queue_gets_503)
 	h_resp_free(&r);
 	h_close(first);
 	h_close(second);
-	kill(lb->pid, SIGTERM);
-	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
-	log = h_slurp(lb->out);
+	log = h_stopped_log(lb);
 	ck_assert_msg(strstr(log, " 503 ") != NULL && strstr(log, " sQ ") !=
 	    NULL && strstr(log, "queued=") != NULL, "log:\n%s", log);
 	free(log);
@@ -197,14 +213,10 @@ START_TEST(a_queued_client_that_leaves_is_never_sent)
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
 	struct h_conn *first, *leaver;
 	struct h_resp r;
-	char arg[64], *log;
+	char *log;
 
-	snprintf(arg, sizeof(arg), "127.0.0.1:%d,maxconn=1", b->port);
-	lb = h_lb_args((char *[]){ "-b", arg, "-i", "60000", NULL });
-	first = h_connect(lb->port);
-	ck_assert_int_eq(h_sends(first, "GET /?delay=600 HTTP/1.1\r\nHost: "
-	    "x\r\n\r\n"), 0);
-	h_pause_ms(100);
+	lb = one_slot(b, "queue=5000");
+	first = holding(lb->port, 600);
 	leaver = h_connect(lb->port);
 	ck_assert_int_eq(h_sends(leaver, "GET /leaver HTTP/1.1\r\nHost: x\r\n"
 	    "\r\n"), 0);
@@ -219,9 +231,7 @@ START_TEST(a_queued_client_that_leaves_is_never_sent)
 	ck_assert_int_eq(h_request(lb->port, GET, &r), 0);	/* still serves */
 	ck_assert_int_eq(r.status, 200);
 	h_resp_free(&r);
-	kill(lb->pid, SIGTERM);
-	ck_assert_int_eq(h_wait_exit(lb, h_scaled(5000)), 0);
-	log = h_slurp(lb->out);
+	log = h_stopped_log(lb);
 	ck_assert_msg(strstr(log, "/leaver - 499 ") != NULL && strstr(log,
 	    " CQ ") != NULL, "log:\n%s", log);
 	free(log);
