@@ -4,7 +4,7 @@
 #   make run        the demo: backends and the most advanced balancer here
 #   make valgrind   the suites again, each balancer running under valgrind
 #   make bench      final/lb beside lesson3, HAProxy, nginx, pen (needs wrk,
-#                   nginx, haproxy, pen; gnuplot for the chart), ~4 min
+#                   nginx, haproxy, pen; gnuplot for the chart), ~5 min
 #   make fuzz       AFL++ on final/'s HTTP parser (needs afl++), 60 s
 #   make install    final/lb, its manual and an example systemd unit, under
 #                   PREFIX (default /usr/local) and DESTDIR; make uninstall

@@ -37,7 +37,7 @@
 # poll -m 2000 with ,maxconn=N on each -b and its queue's default -t
 # queue=5000; HAProxy with maxconn N on each server, timeout queue 5s).
 #
-#   sh tests/bench.sh            the default: about 4 1/2 minutes on 2
+#   sh tests/bench.sh            the default: about 5 minutes on 2
 #                                cores (hetero and burst: 30 s of it)
 #   FULL=1 sh tests/bench.sh     every load above, every balancer in
 #                                every shape: about 11 minutes
