@@ -147,6 +147,17 @@ lighter(const struct backend *a, const struct backend *b)
 }
 
 /*
+ * May backend b, taking part, win this pick? Not at its maxconn, and
+ * under -B least among the least loaded (least is one of those).
+ */
+static int
+in_the_running(int b, int least)
+{
+	return !full(&backends[b]) && (cfg.balancer != BALANCE_LEAST ||
+	    lighter(&backends[b], &backends[least]) == 0);
+}
+
+/*
  * nginx's smooth weighted round robin: at each pick, every backend that
  * takes part adds its weight to its current weight; the highest wins
  * and gives back the sum of the weights. Weights 5,1,1 give a a b a c
@@ -163,9 +174,12 @@ lighter(const struct backend *a, const struct backend *b)
  * the heaviest backend and the failing one, in turn, and starved the
  * rest). Ties go to the first from where the last pick left off.
  *
- * A backend at its maxconn cannot win either, in the same way. Under
- * -B least only the least loaded (lighter()) may win, and the round
- * robin picks among those: equal loads take their turns by weight.
+ * A backend at its maxconn, or under -B least one more loaded than the
+ * least (lighter()), sits the pick out whole, as if it were not there
+ * (nginx's rule): it gains no credit while it cannot take a request,
+ * which, added at every pick, would let it take every pick once freed
+ * (and in millions, wrap round). The round robin picks among the rest:
+ * equal loads take their turns by weight.
  */
 static int
 smooth_pick(int all, int skip)
@@ -188,12 +202,11 @@ smooth_pick(int all, int skip)
 		be = &backends[b];
 		if (changed)
 			be->current = 0;
-		if (!be->in_turn)
-			continue;
+		if (!be->in_turn || (b != skip && !in_the_running(b, least)))
+			continue;	/* full, or not the least: sits out */
 		be->current += (w = turn_weight(be));
 		total += w;
-		if (may_win(b, skip) && (cfg.balancer != BALANCE_LEAST ||
-		    lighter(be, &backends[least]) == 0) && (best < 0 ||
+		if (b != skip && (best < 0 ||
 		    be->current > backends[best].current))
 			best = b;
 	}

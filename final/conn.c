@@ -1190,15 +1190,17 @@ wait_for_slot(struct client *c)
 	queue_tail = c;
 	if (++queue_len > queue_peak)
 		queue_peak = queue_len;
+	if (queue_timer.slot < 0)	/* run_queue() looks again in 100 ms */
+		timer_arm_ms(&queue_timer, 100);
 	deadline(c, cfg.queue_ms);
 	update(c);
 }
 
 /*
  * The queue's turn (queue_timer): while the first in line has a backend
- * to go to, it goes. It also looks again every 100 ms while anyone
- * waits: a backend that comes up, or a reload that raises a maxconn,
- * frees no slot but makes room all the same.
+ * to go to, it goes. It also looks every 100 ms while anyone waits
+ * (from the first one's arrival): a backend that comes up, or a reload
+ * that raises a maxconn, frees no slot but makes room all the same.
  */
 static void
 run_queue(void *arg)
@@ -2091,9 +2093,11 @@ head_deadline(struct client *c)
 }
 
 /*
- * C_QUEUE: the client is watched for reading only to see it leave: a
- * FIN or a reset while it waits ends it (as HAProxy's abortonclose),
- * since nothing was sent anywhere yet. Bytes it pipelines wait in in.
+ * C_QUEUE: the client is watched for reading to see it leave. A reset
+ * ends it: nothing was sent anywhere yet, so nothing is lost. A FIN
+ * only says it will send no more (an HTTP/1.0 client may half-close
+ * after its request, as in C_PROXY): it keeps its place, as HAProxy
+ * without abortonclose. Bytes it pipelines wait in in.
  */
 static void
 queue_client(struct client *c, int events)
@@ -2103,10 +2107,12 @@ queue_client(struct client *c, int events)
 	if (!(events & EV_READ))
 		return;
 	r = buf_read(c->fd, &c->in);
-	if (r == 0 || r == -1)
+	if (r == -1)
 		close_client(c, 'C', 499, FIN, "the client left while queued");
-	else
+	else {
+		c->client_eof |= r == 0;
 		update(c);
+	}
 }
 
 static void

@@ -1291,6 +1291,38 @@ START_TEST(status_shows_the_queue)
 END_TEST
 
 /*
+ * A reload that raises maxconn lets the queue go at once: a request
+ * waiting behind a slow one (maxconn=1) is answered long before the
+ * slow one ends. Nothing looked at the queue until a slot freed, once:
+ * the waiting request waited out the slow one.
+ */
+START_TEST(a_raised_maxconn_lets_the_queue_go)
+{
+	struct h_proc *b1, *lb;
+	struct h_conn *slow[1], *waiting;
+	struct h_resp r;
+	int sport;
+
+	b1 = h_backend("b1", "-q", NULL);
+	write_list("127.0.0.1:%d,maxconn=1\n", b1->port);
+	lb = lb_on_list(&sport, NULL, NULL);
+	send_all(slow, 1, lb->port, h_scaled(4000));
+	h_pause_ms(100);
+	waiting = h_connect(lb->port);
+	ck_assert_int_eq(h_sends(waiting, "GET / HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n"), 0);
+	h_pause_ms(100);
+	write_list("127.0.0.1:%d,maxconn=5\n", b1->port);
+	reload(lb, "maxconn 5)");
+	ck_assert_int_eq(h_read_response(waiting, &r, 0, h_scaled(2000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+	h_close(waiting);
+	expect_all_answered(slow, 1);
+}
+END_TEST
+
+/*
  * slowstart=3000: b1, back up after a spell down, shows how far its ramp
  * has come, its weight now under its weight, and all of it once the ramp
  * is over.
@@ -1351,6 +1383,7 @@ ops_suite(void)
 		status_counts_requests_in_flight_through_a_reload,
 		workers_take_a_reloaded_maxconn,
 		status_shows_the_queue,
+		a_raised_maxconn_lets_the_queue_go,
 		status_shows_a_slow_start,
 		NULL
 	};

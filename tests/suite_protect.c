@@ -204,14 +204,16 @@ START_TEST(a_request_that_outwaits_the_queue_gets_503)
 END_TEST
 
 /*
- * A client that leaves while its request waits for a slot leaves the
- * queue: the backend never sees its request (nothing of it was sent
- * anywhere), and the log says 499 CQ.
+ * A client that leaves (a reset) while its request waits for a slot
+ * leaves the queue: the backend never sees its request (nothing of it
+ * was sent anywhere), and the log says 499 CQ. One that only
+ * half-closes (FIN: it sends no more) keeps its place and its answer.
  */
 START_TEST(a_queued_client_that_leaves_is_never_sent)
 {
 	struct h_proc *b = h_backend("b1", "-q", NULL), *lb;
-	struct h_conn *first, *leaver;
+	struct h_conn *first, *leaver, *half;
+	struct linger rst;
 	struct h_resp r;
 	char *log;
 
@@ -220,14 +222,25 @@ START_TEST(a_queued_client_that_leaves_is_never_sent)
 	leaver = h_connect(lb->port);
 	ck_assert_int_eq(h_sends(leaver, "GET /leaver HTTP/1.1\r\nHost: x\r\n"
 	    "\r\n"), 0);
+	half = h_connect(lb->port);
+	ck_assert_int_eq(h_sends(half, "GET /half HTTP/1.0\r\n\r\n"), 0);
+	ck_assert_int_eq(shutdown(half->fd, SHUT_WR), 0);
 	h_pause_ms(100);
-	h_close(leaver);
+	rst.l_onoff = 1;	/* by name: POSIX does not fix their order */
+	rst.l_linger = 0;
+	ck_assert_int_eq(setsockopt(leaver->fd, SOL_SOCKET, SO_LINGER, &rst,
+	    sizeof(rst)), 0);
+	h_close(leaver);		/* a reset */
 	ck_assert_int_eq(h_read_response(first, &r, 0, h_scaled(5000)), 0);
 	ck_assert_int_eq(r.status, 200);
 	h_resp_free(&r);
 	h_close(first);
+	ck_assert_int_eq(h_read_response(half, &r, 0, h_scaled(5000)), 0);
+	ck_assert_int_eq(r.status, 200);
+	h_resp_free(&r);
+	h_close(half);
 	h_pause_ms(300);
-	ck_assert_int_eq(requests_of(b), 1);
+	ck_assert_int_eq(requests_of(b), 2);	/* first and half, not leaver */
 	ck_assert_int_eq(h_request(lb->port, GET, &r), 0);	/* still serves */
 	ck_assert_int_eq(r.status, 200);
 	h_resp_free(&r);

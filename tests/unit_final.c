@@ -217,6 +217,31 @@ START_TEST(smooth_weighted_round_robin)
 }
 END_TEST
 
+/*
+ * A backend that cannot take a request (at its maxconn) sits the pick
+ * out whole: it gains no credit while it waits. Before, it added its
+ * weight at every pick it could not win; after a long full spell it
+ * took every pick (and after 2.3 million, the sum wrapped round and it
+ * took none). Freed, it takes its turn as if it had never been full.
+ */
+START_TEST(a_full_backend_gains_no_credit)
+{
+	int i, a = 0;
+
+	make_backends(2);
+	backends[0].maxconn = 1;
+	backends[0].inflight = 1;	/* full */
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(balance_pick(), 1);
+	backends[0].inflight = 0;
+	for (i = 0; i < 10; i++)
+		a += balance_pick() == 0;
+	ck_assert_msg(a == 5, "freed, a took %d of 10", a);
+	ck_assert_int_lt(backends[1].current, 100);
+	ck_assert_int_gt(backends[1].current, -100);
+}
+END_TEST
+
 /* -b HOST:PORT,weight=N: N from 1 to 100, and no other option. */
 static const struct {
 	const char *arg;
@@ -525,6 +550,7 @@ final_unit_suite(void)
 		{ timers_moved_later_fire_late, 0 },
 		{ round_robin_skips_what_is_down, ROWS(rr) },
 		{ smooth_weighted_round_robin, ROWS(wrr) },
+		{ a_full_backend_gains_no_credit, 0 },
 		{ weights_are_parsed, ROWS(weights) },
 		{ rise_and_fall, ROWS(rules) },
 		{ status_lines, ROWS(lines) },
