@@ -16,6 +16,7 @@ struct bconn {
 	struct bconn *next;	/* in the backend's idle list */
 	struct timer timer;	/* idle too long: close it */
 	int	keep_s;		/* the backend keeps it idle this long; -1: ? */
+	int	named;		/* it began with a PROXY header: one client's */
 };
 
 struct bconn *bconn_new(struct backend *be, int fd);	/* lent */

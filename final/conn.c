@@ -1287,6 +1287,7 @@ connect_done(struct client *c)
 		answer_short_of(c, "memory");
 		return;
 	}
+	c->bc->named = c->be->send_proxy != 0;	/* send_origin() said who */
 	start_exchange(c);
 }
 
@@ -1405,7 +1406,7 @@ release_backend(struct client *c)
 {
 	int reusable = c->rs == RS_DONE && c->rq == RQ_SENT &&
 	    c->backend_keep_alive && !c->backend_end && buf_used(c->bin) == 0 &&
-	    !c->be->send_proxy;	/* its PROXY header named this client */
+	    c->bc != NULL && !c->bc->named;	/* a PROXY header named a client */
 
 	if (c->rs == RS_DONE)
 		c->be->requests++;

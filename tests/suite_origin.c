@@ -233,6 +233,103 @@ START_TEST(a_send_proxy_backend_is_told_who_the_client_is)
 }
 END_TEST
 
+/*
+ * The next connection lb makes to lfd that is not a health check, with
+ * its head read: its descriptor, and in *named whether it began with a
+ * PROXY header. Health checks are answered and closed on the way.
+ */
+static int
+next_request(int lfd, int *named)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	    "Connection: close\r\n\r\nok";
+	struct pollfd pfd;
+	struct pp_info pp;
+	char buf[PP_MAX + 512];
+	size_t got;
+	ssize_t r;
+	int fd, n;
+
+	for (;;) {
+		pfd.fd = lfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, h_scaled(2000)) != 1)
+			return -1;
+		ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+		for (got = 0; !head_ends(buf, 0, got) && (r = read(fd, buf +
+		    got, sizeof(buf) - got)) > 0; )
+			got += (size_t)r;
+		n = pp_parse(buf, got, &pp);
+		*named = n > 0 && !pp.local;
+		if (strstr(buf + (n > 0 ? n : 0), "GET /health ") != buf +
+		    (n > 0 ? n : 0))
+			return fd;
+		ck_assert_int_eq(write(fd, ok, sizeof(ok) - 1),
+		    (ssize_t)sizeof(ok) - 1);
+		close(fd);
+	}
+}
+
+/*
+ * A backend connection that began with one client's PROXY header serves
+ * no other client, even after a reload takes ,send-proxy away while it
+ * is lent: were it pooled, the backend would take the next client's
+ * requests for the first one's. The next request gets a connection of
+ * its own, without a header now.
+ */
+START_TEST(a_connection_that_named_a_client_serves_no_other)
+{
+	static const char keep[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	    "\r\nok";
+	char list[] = "/tmp/lb-origin-XXXXXX";
+	struct sockaddr_in me;
+	struct h_proc *lb;
+	struct h_conn *a, *b;
+	struct h_resp r;
+	int lfd = h_loopback_socket(0, 0, &me), fd, fa, named, port;
+	socklen_t sl = sizeof(me);
+	FILE *f;
+
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&me, &sl), 0);
+	port = ntohs(me.sin_port);
+	ck_assert_int_ge(fd = mkstemp(list), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
+	fprintf(f, "127.0.0.1:%d,send-proxy-v2\n", port);
+	fclose(f);
+	lb = h_lb_args((char *[]){ "-f", list, "-i", "60000", NULL });
+	a = h_connect(lb->port);
+	ck_assert_int_eq(h_sends(a, GET), 0);
+	ck_assert_int_ge(fa = next_request(lfd, &named), 0);
+	ck_assert_int_eq(named, 1);
+	ck_assert_ptr_nonnull(f = fopen(list, "w"));
+	fprintf(f, "127.0.0.1:%d\n", port);
+	fclose(f);
+	ck_assert_int_eq(kill(lb->pid, SIGHUP), 0);
+	ck_assert(h_wait_for_text(lb->err, "changed", h_scaled(3000)));
+	ck_assert_int_eq(write(fa, keep, sizeof(keep) - 1),
+	    (ssize_t)sizeof(keep) - 1);	/* a's answer, kept alive */
+	ck_assert_int_eq(h_read_response(a, &r, 0, h_scaled(3000)), 0);
+	h_resp_free(&r);
+	b = h_connect(lb->port);
+	ck_assert_int_eq(h_sends(b, GET), 0);
+	ck_assert_msg((fd = next_request(lfd, &named)) >= 0, "b's request "
+	    "came on a's connection, which named a");
+	ck_assert_int_eq(named, 0);
+	ck_assert_int_eq(write(fd, keep, sizeof(keep) - 1),
+	    (ssize_t)sizeof(keep) - 1);
+	ck_assert_int_eq(h_read_response(b, &r, 0, h_scaled(3000)), 0);
+	h_resp_free(&r);
+	h_close(a);
+	h_close(b);
+	close(fd);
+	close(fa);
+	close(lfd);
+	unlink(list);
+}
+END_TEST
+
 /* openssl makes a certificate for 127.0.0.1, key and all, into pem. */
 static void
 make_certificate(const char *dir, char *pem, size_t n, char *crt, size_t m)
@@ -314,6 +411,7 @@ origin_suite(void)
 	const TTest *const tests[] = {
 		a_proxy_header_names_the_client,
 		a_connection_without_a_valid_header_is_closed,
+		a_connection_that_named_a_client_serves_no_other,
 		tls_in_front_passes_the_client_through,
 		NULL
 	};
