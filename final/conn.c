@@ -2137,15 +2137,6 @@ connect_backend(struct client *c, int events)
 	connect_done(c);
 }
 
-static int
-connect_watch(struct client *c, int *cev, int *bev)
-{
-	(void)c;
-	(void)cev;
-	*bev = EV_WRITE;
-	return 1;
-}
-
 static void
 connect_deadline(struct client *c)
 {
@@ -2265,15 +2256,6 @@ answer_client(struct client *c, int events)
 		update(c);
 }
 
-static int
-answer_watch(struct client *c, int *cev, int *bev)
-{
-	(void)c;
-	(void)bev;
-	*cev = EV_WRITE;
-	return 1;
-}
-
 static void
 answer_deadline(struct client *c)
 {
@@ -2293,41 +2275,39 @@ linger_client(struct client *c, int events)
 		close_client(c, 0, 0, FIN, "the client closed");
 }
 
-static int
-linger_watch(struct client *c, int *cev, int *bev)
-{
-	(void)c;
-	(void)bev;
-	*cev = EV_READ;
-	return 1;
-}
-
 static void
 linger_deadline(struct client *c)
 {
 	close_client(c, 0, 0, FIN, "the linger is over");
 }
 
-/* What each state does: see the top of this part. */
+/*
+ * What each state does: see the top of this part. What it waits for is
+ * a watch function where that depends on the buffers, else a fixed
+ * pair of events: on the client's socket, on the backend's.
+ */
 static const struct state {
 	void	(*client)(struct client *c, int events);
 	void	(*backend)(struct client *c, int events);
 	void	(*deadline)(struct client *c);
 	int	(*watch)(struct client *c, int *cev, int *bev);
+	int	cev, bev;	/* without a watch function */
 } states[] = {
-	[C_ORIGIN] = { origin_client, NULL, origin_deadline, head_watch },
-	[C_IDLE] = { head_client, NULL, idle_deadline, head_watch },
-	[C_HEAD] = { head_client, NULL, head_deadline, head_watch },
-	[C_QUEUE] = { queue_client, NULL, queue_deadline, head_watch },
-	[C_CONNECT] = { NULL, connect_backend, connect_deadline,
-	    connect_watch },
+	[C_ORIGIN] = { origin_client, NULL, origin_deadline, head_watch, 0, 0 },
+	[C_IDLE] = { head_client, NULL, idle_deadline, head_watch, 0, 0 },
+	[C_HEAD] = { head_client, NULL, head_deadline, head_watch, 0, 0 },
+	[C_QUEUE] = { queue_client, NULL, queue_deadline, head_watch, 0, 0 },
+	[C_CONNECT] = { NULL, connect_backend, connect_deadline, NULL,
+	    0, EV_WRITE },
 	[C_PROXY] = { proxy_client, proxy_backend, proxy_deadline,
-	    proxy_watch },
+	    proxy_watch, 0, 0 },
 	[C_TUNNEL] = { tunnel_client, tunnel_backend, tunnel_deadline,
-	    tunnel_watch },
-	[C_ANSWER] = { answer_client, NULL, answer_deadline, answer_watch },
-	[C_LINGER] = { linger_client, NULL, linger_deadline, linger_watch },
-	[C_CLOSED] = { NULL, NULL, NULL, NULL }
+	    tunnel_watch, 0, 0 },
+	[C_ANSWER] = { answer_client, NULL, answer_deadline, NULL,
+	    EV_WRITE, 0 },
+	[C_LINGER] = { linger_client, NULL, linger_deadline, NULL,
+	    EV_READ, 0 },
+	[C_CLOSED] = { NULL, NULL, NULL, NULL, 0, 0 }
 };
 
 static void
@@ -2372,7 +2352,12 @@ update(struct client *c)
 	buf_put_empty(&c->in);
 	buf_put_empty(&c->bin);
 	buf_put_empty(&c->out);
-	if (c->state == C_CLOSED || !states[c->state].watch(c, &cev, &bev))
+	if (c->state == C_CLOSED)
+		return;
+	if (states[c->state].watch == NULL) {
+		cev = states[c->state].cev;
+		bev = states[c->state].bev;
+	} else if (!states[c->state].watch(c, &cev, &bev))
 		return;
 	if (loop_watch(c->fd, cev, on_client, c) < 0 || (c->bfd >= 0 &&
 	    loop_watch(c->bfd, bev, on_backend, c) < 0))
