@@ -343,8 +343,10 @@ static void
 trace(const struct client *c, const char *machine,
     const char *const *name, int from, int to, const char *why)
 {
-	log_event("c%lu %s%s -> %s%s%s", c->id, machine, name[from], name[to],
-	    why[0] != '\0' ? ": " : "", why);
+	char who[48];
+
+	snprintf(who, sizeof(who), "c%lu %s", c->id, machine);
+	log_move(who, name[from], name[to], why);
 }
 
 /*

@@ -205,11 +205,12 @@ static void
 probe_to(struct backend *be, enum check_stage to, const char *why)
 {
 	struct check *k = &be->check;
+	char who[300];
 
-	if (cfg.verbose && k->stage != to)
-		log_event("%s check %s -> %s%s%s", be->addr.str,
-		    stage_name[k->stage], stage_name[to], why[0] != '\0' ?
-		    ": " : "", why);
+	if (cfg.verbose && k->stage != to) {
+		snprintf(who, sizeof(who), "%s check ", be->addr.str);
+		log_move(who, stage_name[k->stage], stage_name[to], why);
+	}
 	k->stage = to;
 }
 

@@ -439,6 +439,17 @@ log_event(const char *fmt, ...)
 		sink_flush(&event_log);
 }
 
+/*
+ * One move of a state machine, for -v: a client connection's or its
+ * request's or response's (conn.c), a probe's (health.c).
+ */
+void
+log_move(const char *who, const char *from, const char *to, const char *why)
+{
+	log_event("%s%s -> %s%s%s", who, from, to, why[0] != '\0' ? ": " : "",
+	    why);
+}
+
 /* Once a loop pass: the access log's lines of this pass, in one write. */
 void
 log_flush(void)

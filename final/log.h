@@ -24,6 +24,9 @@ struct access {
 void	log_init(void);
 void	log_access(const struct access *a);
 void	log_event(const char *fmt, ...);
+/* -v: "WHO FROM -> TO: why" (why may be ""), a machine that moved. */
+void	log_move(const char *who, const char *from, const char *to,
+	    const char *why);
 void	log_flush(void);	/* once a loop pass */
 void	log_close(void);	/* at exit */
 void	log_worker(int n);
