@@ -125,13 +125,6 @@ count_taking_part(int all, int skip)
 	return n;
 }
 
-/* May backend b win this pick (it takes part, see in_turn)? */
-static int
-may_win(int b, int skip)
-{
-	return b != skip && !full(&backends[b]);
-}
-
 /*
  * Least requests: which of a and b has fewer in flight for its weight?
  * <0: a, >0: b, 0: as loaded as each other. a.inflight / a.weight
@@ -191,7 +184,7 @@ smooth_pick(int all, int skip)
 		in = may_take_part(i, all, -1);
 		changed |= in != backends[i].in_turn;
 		backends[i].in_turn = in;
-		if (in && may_win(i, skip) && (least < 0 ||
+		if (in && i != skip && !full(&backends[i]) && (least < 0 ||
 		    lighter(&backends[i], &backends[least]) < 0))
 			least = i;
 	}
